@@ -1,0 +1,7 @@
+-- keys/revoke: revoke a key of a user. Idempotent: a second revoke keeps the first revoked_at.
+-- Parameters: @user_id bigint, @id bigint
+-- Index: api_keys_pkey
+UPDATE api_keys
+SET revoked_at = COALESCE(revoked_at, now())
+WHERE id = @id AND user_id = @user_id
+RETURNING id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at

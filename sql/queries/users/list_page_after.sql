@@ -1,0 +1,9 @@
+-- users/list_page_after: the keyset page after a cursor (created_at, id), newest first.
+-- The row comparison breaks ties on created_at by id, so every row is seen exactly once.
+-- Parameters: @after_created_at timestamptz, @after_id bigint, @limit integer
+-- Index: users_created_at_id_idx (index condition on the row comparison, stops after @limit rows).
+SELECT id, email, name, role, created_at
+FROM users
+WHERE (created_at, id) < (@after_created_at, @after_id)
+ORDER BY created_at DESC, id DESC
+LIMIT @limit

@@ -1,0 +1,106 @@
+namespace UserKeys.Api.Commands;
+
+/// <summary>
+/// The verb and the flags of one invocation. Flags the verb knows are taken out; everything else
+/// (e.g. <c>--urls</c>, <c>--connection</c>, <c>--Logging:LogLevel:Default=Debug</c>) goes on to configuration.
+/// </summary>
+internal sealed class CommandLine
+{
+    public const string Usage = """
+        Usage:
+          UserKeys.Api [serve] [--urls URL]              serve the HTTP API
+          UserKeys.Api migrate [--dry-run]               apply pending migrations (--dry-run: list them, change nothing)
+        Options for every verb:
+          --connection CS   the PostgreSQL connection string (else ConnectionStrings__UserKeys)
+        Exit codes: 0 success; 1 a migration script failed (rolled back); 2 usage or configuration error;
+                    3 the database could not be reached or another error.
+        """;
+
+    private CommandLine(string verb, IReadOnlyDictionary<string, string?> flags, string[] configurationArgs)
+    {
+        Verb = verb;
+        Flags = flags;
+        ConfigurationArgs = configurationArgs;
+    }
+
+    public string Verb { get; }
+
+    public IReadOnlyDictionary<string, string?> Flags { get; }
+
+    public string[] ConfigurationArgs { get; }
+
+    /// <summary>Parses <paramref name="args"/>; null (with <paramref name="error"/>) when they make no sense.</summary>
+    public static CommandLine? Parse(string[] args, out string? error)
+    {
+        error = null;
+        var verb = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
+        var rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
+        (string Name, bool TakesValue)[] known = verb switch
+        {
+            "serve" => [],
+            "migrate" => [("dry-run", false)],
+            "help" or "--help" or "-h" => [],
+            _ => [],
+        };
+        if (verb is not ("serve" or "migrate" or "help" or "--help" or "-h"))
+        {
+            error = $"unknown command '{verb}'";
+            return null;
+        }
+
+        var flags = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var configuration = new List<string>();
+        for (var i = 0; i < rest.Length; i++)
+        {
+            var arg = rest[i];
+            if (arg is "--help" or "-h")
+            {
+                return new CommandLine("help", flags, []);
+            }
+
+            var (name, inlineValue) = arg.StartsWith("--", StringComparison.Ordinal) && arg.IndexOf('=', StringComparison.Ordinal) is var eq and > 0
+                ? (arg[2..eq], arg[(eq + 1)..])
+                : (arg.StartsWith("--", StringComparison.Ordinal) ? arg[2..] : arg, null);
+            var match = Array.FindIndex(known, k => k.Name == name);
+            if (match < 0)
+            {
+                if (!arg.StartsWith("--", StringComparison.Ordinal))
+                {
+                    error = $"unexpected argument '{arg}'";
+                    return null;
+                }
+
+                // Configuration switch: --key value or --key=value.
+                configuration.Add(arg);
+                if (inlineValue is null && i + 1 < rest.Length)
+                {
+                    configuration.Add(rest[++i]);
+                }
+
+                continue;
+            }
+
+            if (known[match].TakesValue)
+            {
+                var value = inlineValue ?? (i + 1 < rest.Length ? rest[++i] : null);
+                if (string.IsNullOrWhiteSpace(value))
+                {
+                    error = $"--{name} needs a value";
+                    return null;
+                }
+
+                flags[name] = value;
+            }
+            else
+            {
+                flags[name] = null;
+            }
+        }
+
+        return new CommandLine(verb is "--help" or "-h" ? "help" : verb, flags, [.. configuration]);
+    }
+
+    public bool Has(string flag) => Flags.ContainsKey(flag);
+
+    public string? Value(string flag) => Flags.TryGetValue(flag, out var value) ? value : null;
+}

@@ -1,0 +1,62 @@
+using Npgsql;
+using UserKeys.Api.Infrastructure;
+using UserKeys.Data.Migrations;
+
+namespace UserKeys.Api.Commands;
+
+/// <summary>
+/// <c>UserKeys.Api migrate [--dry-run]</c>: the deploy pipeline's step. Prints each script it applies
+/// on stdout, logs on stderr, and exits with <see cref="ExitCodes"/>.
+/// </summary>
+internal static class MigrateCommand
+{
+    public static async Task<int> RunAsync(CommandLine commandLine, CancellationToken cancellationToken)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = commandLine.ConfigurationArgs });
+        ConsoleSetup.LogToStandardError(builder.Logging);
+        var connectionString = DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError);
+        if (connectionString is null)
+        {
+            await Console.Error.WriteLineAsync($"migrate: {configurationError}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        using var host = builder.Build();
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("UserKeys.Migrate");
+        var upgrader = new DatabaseUpgrader(connectionString, logger) { Output = Console.Out };
+        try
+        {
+            if (commandLine.Has("dry-run"))
+            {
+                var pending = await upgrader.GetPendingScriptsAsync(cancellationToken).ConfigureAwait(false);
+                foreach (var script in pending)
+                {
+                    await Console.Out.WriteLineAsync($"pending {script}");
+                }
+
+                await Console.Out.WriteLineAsync(pending.Count == 0
+                    ? "schema is current; nothing to apply"
+                    : $"{pending.Count} script(s) would be applied (dry run: nothing changed)");
+                return ExitCodes.Success;
+            }
+
+            var result = await upgrader.UpgradeAsync(cancellationToken).ConfigureAwait(false);
+            if (!result.Successful)
+            {
+                await Console.Error.WriteLineAsync(
+                    $"migrate: {result.FailedScript} failed and was rolled back: {result.Error}").ConfigureAwait(false);
+                return ExitCodes.MigrationFailed;
+            }
+
+            await Console.Out.WriteLineAsync(result.Applied.Count == 0
+                ? "schema is current; nothing to apply"
+                : $"applied {result.Applied.Count} script(s); schema is current");
+            return ExitCodes.Success;
+        }
+        catch (Exception error) when (error is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync($"migrate: the database could not be reached: {error.Message}").ConfigureAwait(false);
+            return ExitCodes.Unavailable;
+        }
+    }
+}

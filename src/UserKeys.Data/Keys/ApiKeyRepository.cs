@@ -1,0 +1,79 @@
+using System.Data;
+using Dapper;
+using Npgsql;
+using UserKeys.Data.Sql;
+
+namespace UserKeys.Data.Keys;
+
+/// <summary>The api_keys table: one method, one statement of <see cref="SqlCatalog.Keys"/>.</summary>
+public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? transaction)
+    : Repository(connection, transaction)
+{
+    /// <exception cref="NotFoundError">The user does not exist (any more).</exception>
+    /// <exception cref="ConflictError">A key with the same token hash exists.</exception>
+    public async Task<ApiKeyRow> CreateAsync(NewApiKey key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        try
+        {
+            return await Connection.QuerySingleAsync<ApiKeyRow>(Command(
+                SqlCatalog.Keys.Insert,
+                new { user_id = key.UserId, name = key.Name, prefix = key.Prefix, token_hash = key.TokenHash, expires_at = key.ExpiresAt },
+                cancellationToken)).ConfigureAwait(false);
+        }
+        catch (PostgresException error) when (PostgresErrorMap.TryMapUnique(error, out var mapped))
+        {
+            throw mapped;
+        }
+        catch (PostgresException error) when (PostgresErrorMap.IsMissingUser(error))
+        {
+            throw new NotFoundError("user", key.UserId);
+        }
+    }
+
+    /// <exception cref="NotFoundError">The user has no key with this id.</exception>
+    public async Task<ApiKeyRow> GetAsync(long userId, long id, CancellationToken cancellationToken) =>
+        await Connection.QuerySingleOrDefaultAsync<ApiKeyRow>(Command(SqlCatalog.Keys.GetById, new { user_id = userId, id }, cancellationToken))
+            .ConfigureAwait(false)
+        ?? throw new NotFoundError("key", id);
+
+    /// <summary>The key whose token hashes to <paramref name="tokenHash"/>, with its user, or null.</summary>
+    public Task<ApiKeyWithUserRow?> FindWithUserByTokenHashAsync(byte[] tokenHash, CancellationToken cancellationToken) =>
+        Connection.QuerySingleOrDefaultAsync<ApiKeyWithUserRow?>(Command(
+            SqlCatalog.Keys.GetWithUserByTokenHash, new { token_hash = tokenHash }, cancellationToken));
+
+    /// <summary>The keys of one user, oldest first.</summary>
+    public async Task<IReadOnlyList<ApiKeyRow>> ListByUserAsync(long userId, CancellationToken cancellationToken) =>
+        (await Connection.QueryAsync<ApiKeyRow>(Command(SqlCatalog.Keys.ListByUser, new { user_id = userId }, cancellationToken))
+            .ConfigureAwait(false)).AsList();
+
+    /// <summary>The keys of all these users in one statement, ordered by user id then key id.</summary>
+    public async Task<IReadOnlyList<ApiKeyRow>> ListByUsersAsync(IReadOnlyCollection<long> userIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(userIds);
+        return (await Connection.QueryAsync<ApiKeyRow>(Command(
+            SqlCatalog.Keys.ListByUsers, new { user_ids = userIds.ToArray() }, cancellationToken)).ConfigureAwait(false)).AsList();
+    }
+
+    /// <summary>Revokes the key; revoking again keeps the first <c>revoked_at</c>.</summary>
+    /// <exception cref="NotFoundError">The user has no key with this id.</exception>
+    public async Task<ApiKeyRow> RevokeAsync(long userId, long id, CancellationToken cancellationToken) =>
+        await Connection.QuerySingleOrDefaultAsync<ApiKeyRow>(Command(SqlCatalog.Keys.Revoke, new { user_id = userId, id }, cancellationToken))
+            .ConfigureAwait(false)
+        ?? throw new NotFoundError("key", id);
+
+    /// <exception cref="NotFoundError">The user has no key with this id.</exception>
+    public async Task DeleteAsync(long userId, long id, CancellationToken cancellationToken)
+    {
+        var deleted = await Connection.ExecuteAsync(Command(SqlCatalog.Keys.Delete, new { user_id = userId, id }, cancellationToken))
+            .ConfigureAwait(false);
+        if (deleted == 0)
+        {
+            throw new NotFoundError("key", id);
+        }
+    }
+
+    /// <summary>Sets <c>last_used_at</c> to now unless it was set within the last minute; true when it wrote.</summary>
+    public async Task<bool> TouchLastUsedAsync(long id, CancellationToken cancellationToken) =>
+        await Connection.ExecuteAsync(Command(SqlCatalog.Keys.TouchLastUsed, new { id }, cancellationToken)).ConfigureAwait(false) > 0;
+}

@@ -1,0 +1,86 @@
+using System.Reflection;
+
+namespace UserKeys.Data.Sql;
+
+/// <summary>
+/// Every statement the service runs, loaded once from the <c>.sql</c> files under <c>sql/queries</c>
+/// that are embedded in this assembly. A missing file fails loudly the first time its area is touched,
+/// and <see cref="All"/> touches every area, so the service checks the whole catalog at start.
+/// </summary>
+public static class SqlCatalog
+{
+    internal const string ResourcePrefix = "queries/";
+
+    public static class Users
+    {
+        public static readonly SqlStatement Insert = Load("users/insert");
+        public static readonly SqlStatement GetById = Load("users/get_by_id");
+        public static readonly SqlStatement FindByEmail = Load("users/find_by_email");
+        public static readonly SqlStatement Update = Load("users/update");
+        public static readonly SqlStatement Delete = Load("users/delete");
+        public static readonly SqlStatement Count = Load("users/count");
+        public static readonly SqlStatement ListFirstPage = Load("users/list_first_page");
+        public static readonly SqlStatement ListPageAfter = Load("users/list_page_after");
+        public static readonly SqlStatement ListPageByOffset = Load("users/list_page_by_offset");
+    }
+
+    public static class Keys
+    {
+        public static readonly SqlStatement Insert = Load("keys/insert");
+        public static readonly SqlStatement GetById = Load("keys/get_by_id");
+        public static readonly SqlStatement GetWithUserByTokenHash = Load("keys/get_with_user_by_token_hash");
+        public static readonly SqlStatement ListByUser = Load("keys/list_by_user");
+        public static readonly SqlStatement ListByUsers = Load("keys/list_by_users");
+        public static readonly SqlStatement Revoke = Load("keys/revoke");
+        public static readonly SqlStatement Delete = Load("keys/delete");
+        public static readonly SqlStatement TouchLastUsed = Load("keys/touch_last_used");
+    }
+
+    public static class Session
+    {
+        public static readonly SqlStatement SetTransactionReadOnly = Load("session/set_transaction_read_only");
+    }
+
+    public static class Upgrader
+    {
+        public static readonly SqlStatement Lock = Load("upgrader/lock");
+        public static readonly SqlStatement TryLock = Load("upgrader/try_lock");
+        public static readonly SqlStatement Unlock = Load("upgrader/unlock");
+    }
+
+    private static readonly Lazy<IReadOnlyList<SqlStatement>> AllStatements = new(() =>
+        typeof(SqlCatalog).GetNestedTypes(BindingFlags.Public | BindingFlags.Static)
+            .SelectMany(area => area.GetFields(BindingFlags.Public | BindingFlags.Static))
+            .Where(field => field.FieldType == typeof(SqlStatement))
+            .Select(field => (SqlStatement)field.GetValue(null)!)
+            .OrderBy(statement => statement.Name, StringComparer.Ordinal)
+            .ToList());
+
+    /// <summary>Every catalog entry. Reading it loads every file, so a missing one fails here.</summary>
+    public static IReadOnlyList<SqlStatement> All => AllStatements.Value;
+
+    /// <summary>The names of the query files embedded in this assembly (e.g. <c>users/insert</c>).</summary>
+    public static IReadOnlyList<string> EmbeddedNames() =>
+        typeof(SqlCatalog).Assembly.GetManifestResourceNames()
+            .Where(name => name.StartsWith(ResourcePrefix, StringComparison.Ordinal) && name.EndsWith(".sql", StringComparison.Ordinal))
+            .Select(name => name[ResourcePrefix.Length..^".sql".Length])
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    private static SqlStatement Load(string name)
+    {
+        var resource = $"{ResourcePrefix}{name}.sql";
+        using var stream = typeof(SqlCatalog).Assembly.GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException(
+                $"SQL file sql/queries/{name}.sql is not embedded in {typeof(SqlCatalog).Assembly.GetName().Name}; " +
+                "add the file or remove its catalog entry.");
+        using var reader = new StreamReader(stream);
+        var text = reader.ReadToEnd().Trim();
+        if (text.Length == 0)
+        {
+            throw new InvalidOperationException($"SQL file sql/queries/{name}.sql is empty.");
+        }
+
+        return new SqlStatement(name, text);
+    }
+}

@@ -1,0 +1,78 @@
+using Npgsql;
+
+namespace UserKeys.Data;
+
+/// <summary>
+/// Opens units of work on one <see cref="NpgsqlDataSource"/>. A unit of work is the only way the
+/// service reaches the database; opening a second one inside an open one (in the same async flow)
+/// is an error, never a silent nested transaction that would commit on its own.
+/// </summary>
+public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource)
+{
+    private readonly AsyncLocal<UnitOfWork?> _current = new();
+
+    /// <summary>The unit of work open in this async flow, if any.</summary>
+    public UnitOfWork? Current => _current.Value is { IsDisposed: false } open ? open : null;
+
+    /// <summary>Opens a connection and a read-write transaction.</summary>
+    public Task<UnitOfWork> BeginAsync(CancellationToken cancellationToken) =>
+        BeginAsync(UnitOfWorkMode.ReadWrite, cancellationToken);
+
+    /// <summary>Opens a connection and a READ ONLY transaction, which sees one snapshot and never commits.</summary>
+    public Task<UnitOfWork> BeginReadOnlyAsync(CancellationToken cancellationToken) =>
+        BeginAsync(UnitOfWorkMode.ReadOnly, cancellationToken);
+
+    // Not async on purpose: the AsyncLocal must be set in the caller's flow, and an async
+    // method would restore the caller's context (dropping the value) when it returns.
+    public Task<UnitOfWork> BeginAsync(UnitOfWorkMode mode, CancellationToken cancellationToken)
+    {
+        if (Current is { } open)
+        {
+            throw new InvalidOperationException(
+                $"A {open.Mode} unit of work is already open in this flow. Nested units of work are not supported: " +
+                "pass the open unit of work down instead of opening another.");
+        }
+
+        var unitOfWork = new UnitOfWork(mode);
+        _current.Value = unitOfWork;
+        return OpenAsync(unitOfWork, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="work"/> in a read-write unit of work: commits when it returns, rolls back when it throws.</summary>
+    public async Task<T> RunAsync<T>(Func<UnitOfWork, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var unitOfWork = await BeginAsync(cancellationToken).ConfigureAwait(false);
+        await using (unitOfWork.ConfigureAwait(false))
+        {
+            var result = await work(unitOfWork, cancellationToken).ConfigureAwait(false);
+            await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return result;
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> in a read-only unit of work (one snapshot).</summary>
+    public async Task<T> ReadAsync<T>(Func<UnitOfWork, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var unitOfWork = await BeginReadOnlyAsync(cancellationToken).ConfigureAwait(false);
+        await using (unitOfWork.ConfigureAwait(false))
+        {
+            return await work(unitOfWork, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<UnitOfWork> OpenAsync(UnitOfWork unitOfWork, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await unitOfWork.OpenAsync(dataSource, cancellationToken).ConfigureAwait(false);
+            return unitOfWork;
+        }
+        catch
+        {
+            await unitOfWork.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Data;
+using Dapper;
+using Npgsql;
+using UserKeys.Data.Sql;
+
+namespace UserKeys.Data.Users;
+
+/// <summary>The users table: one method, one statement of <see cref="SqlCatalog.Users"/>.</summary>
+public sealed class UserRepository(IDbConnection connection, IDbTransaction? transaction)
+    : Repository(connection, transaction)
+{
+    /// <exception cref="ConflictError">The email is taken (case-insensitively).</exception>
+    public async Task<UserRow> CreateAsync(NewUser user, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        try
+        {
+            var created = await Connection.QuerySingleAsync<(long Id, DateTime CreatedAt)>(Command(
+                SqlCatalog.Users.Insert,
+                new { email = user.Email, name = user.Name, role = user.Role },
+                cancellationToken)).ConfigureAwait(false);
+            return new UserRow { Id = created.Id, Email = user.Email, Name = user.Name, Role = user.Role, CreatedAt = created.CreatedAt };
+        }
+        catch (PostgresException error) when (PostgresErrorMap.TryMapUnique(error, out var mapped))
+        {
+            throw mapped;
+        }
+    }
+
+    /// <exception cref="NotFoundError">No user has this id.</exception>
+    public async Task<UserRow> GetAsync(long id, CancellationToken cancellationToken) =>
+        await Connection.QuerySingleOrDefaultAsync<UserRow>(Command(SqlCatalog.Users.GetById, new { id }, cancellationToken))
+            .ConfigureAwait(false)
+        ?? throw new NotFoundError("user", id);
+
+    /// <summary>The user with this email, compared case-insensitively, or null.</summary>
+    public Task<UserRow?> FindByEmailAsync(string email, CancellationToken cancellationToken) =>
+        Connection.QuerySingleOrDefaultAsync<UserRow?>(Command(SqlCatalog.Users.FindByEmail, new { email }, cancellationToken));
+
+    /// <exception cref="NotFoundError">No user has this id.</exception>
+    /// <exception cref="ConflictError">The new email is taken.</exception>
+    public async Task<UserRow> UpdateAsync(UserUpdate update, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        try
+        {
+            return await Connection.QuerySingleOrDefaultAsync<UserRow>(Command(
+                    SqlCatalog.Users.Update,
+                    new { id = update.Id, email = update.Email, set_name = update.SetName, name = update.Name, role = update.Role },
+                    cancellationToken)).ConfigureAwait(false)
+                ?? throw new NotFoundError("user", update.Id);
+        }
+        catch (PostgresException error) when (PostgresErrorMap.TryMapUnique(error, out var mapped))
+        {
+            throw mapped;
+        }
+    }
+
+    /// <summary>Deletes the user and, by cascade, its keys.</summary>
+    /// <exception cref="NotFoundError">No user has this id.</exception>
+    public async Task DeleteAsync(long id, CancellationToken cancellationToken)
+    {
+        var deleted = await Connection.ExecuteAsync(Command(SqlCatalog.Users.Delete, new { id }, cancellationToken)).ConfigureAwait(false);
+        if (deleted == 0)
+        {
+            throw new NotFoundError("user", id);
+        }
+    }
+
+    public Task<long> CountAsync(CancellationToken cancellationToken) =>
+        Connection.ExecuteScalarAsync<long>(Command(SqlCatalog.Users.Count, null, cancellationToken));
+
+    /// <summary>The newest <paramref name="limit"/> users, newest first (ties by id, highest first).</summary>
+    public async Task<IReadOnlyList<UserRow>> ListFirstPageAsync(int limit, CancellationToken cancellationToken) =>
+        (await Connection.QueryAsync<UserRow>(Command(SqlCatalog.Users.ListFirstPage, new { limit }, cancellationToken))
+            .ConfigureAwait(false)).AsList();
+
+    /// <summary>Up to <paramref name="limit"/> users that come after <paramref name="after"/> in listing order.</summary>
+    public async Task<IReadOnlyList<UserRow>> ListPageAfterAsync(UserPosition after, int limit, CancellationToken cancellationToken) =>
+        (await Connection.QueryAsync<UserRow>(Command(
+            SqlCatalog.Users.ListPageAfter,
+            new { after_created_at = after.CreatedAt, after_id = after.Id, limit },
+            cancellationToken)).ConfigureAwait(false)).AsList();
+
+    /// <summary>An offset page in listing order.</summary>
+    public async Task<IReadOnlyList<UserRow>> ListPageByOffsetAsync(int limit, int offset, CancellationToken cancellationToken) =>
+        (await Connection.QueryAsync<UserRow>(Command(SqlCatalog.Users.ListPageByOffset, new { limit, offset }, cancellationToken))
+            .ConfigureAwait(false)).AsList();
+}

@@ -1,0 +1,133 @@
+using Dapper;
+using Npgsql;
+using UserKeys.Data.Migrations;
+using UserKeys.Testing;
+
+namespace UserKeys.Api.Tests;
+
+/// <summary><c>UserKeys.Api migrate</c> as the deploy pipeline sees it: exit codes and output.</summary>
+public sealed class MigrateCommandTests
+{
+    private static readonly string[] Embedded = [.. DatabaseUpgrader.EmbeddedScripts().Select(script => script.Name)];
+
+    private static async Task<List<string>> Journal(TestDatabase database)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        return (await connection.QueryAsync<string>(TestSql.Get("journal_scripts"))).AsList();
+    }
+
+    [Fact]
+    public async Task Migrate_applies_every_script_prints_each_and_exits_0_then_finds_nothing_to_do()
+    {
+        await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
+
+        var dryRun = await CliProcess.RunAsync(database.ConnectionString, "migrate", "--dry-run");
+        var first = await CliProcess.RunAsync(database.ConnectionString, "migrate");
+        var second = await CliProcess.RunAsync(database.ConnectionString, "migrate");
+        var dryRunAfter = await CliProcess.RunAsync(database.ConnectionString, "migrate", "--dry-run");
+
+        Assert.Equal(0, dryRun.ExitCode);
+        Assert.All(Embedded, name => Assert.Contains($"pending {name}", dryRun.StandardOutput));
+        Assert.Equal(0, first.ExitCode);
+        Assert.All(Embedded, name => Assert.Contains($"applied {name}", first.StandardOutput));
+        Assert.Equal(0, second.ExitCode);
+        Assert.DoesNotContain("applied 0", second.StandardOutput);
+        Assert.Contains("nothing to apply", second.StandardOutput);
+        Assert.Equal(0, dryRunAfter.ExitCode);
+        Assert.DoesNotContain("pending", dryRunAfter.StandardOutput);
+        Assert.Equal(Embedded, await Journal(database));
+    }
+
+    [Fact]
+    public async Task Dry_run_changes_nothing()
+    {
+        await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
+
+        var result = await CliProcess.RunAsync(database.ConnectionString, "migrate", "--dry-run");
+
+        Assert.Equal(0, result.ExitCode);
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        Assert.False(await connection.ExecuteScalarAsync<bool>(TestSql.Get("relation_exists"), new { name = "schemaversions" }));
+        Assert.False(await connection.ExecuteScalarAsync<bool>(TestSql.Get("relation_exists"), new { name = "users" }));
+    }
+
+    [Fact]
+    public async Task Two_pipelines_migrating_at_once_both_exit_0_and_each_script_is_applied_once()
+    {
+        await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
+
+        using var one = CliProcess.Start(database.ConnectionString, "migrate");
+        using var two = CliProcess.Start(database.ConnectionString, "migrate");
+        var results = await Task.WhenAll(CliProcess.WaitAsync(one), CliProcess.WaitAsync(two));
+
+        Assert.All(results, result => Assert.True(result.ExitCode == 0, result.StandardError));
+        foreach (var name in Embedded)
+        {
+            Assert.Equal(1, results.Count(result => result.StandardOutput.Contains($"applied {name}", StringComparison.Ordinal)));
+        }
+
+        Assert.Equal(Embedded, await Journal(database));
+    }
+
+    [Fact]
+    public async Task A_failing_script_exits_1_naming_the_script_and_postgres_message_and_is_not_journaled()
+    {
+        await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
+        // A table already named like the one 0002 creates makes that script fail half way through
+        // the migration run (0001 succeeds).
+        await using (var connection = await database.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync(TestSql.WithIdentifiers("create_table", ("table", "api_keys")));
+        }
+
+        var result = await CliProcess.RunAsync(database.ConnectionString, "migrate");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("0002_create_api_keys.sql", result.StandardError);
+        Assert.Contains("42P07", result.StandardError);
+        Assert.Contains("applied 0001_create_users.sql", result.StandardOutput);
+        Assert.Equal(["0001_create_users.sql"], await Journal(database));
+    }
+
+    [Fact]
+    public async Task No_connection_string_exits_2_and_says_what_to_set()
+    {
+        var result = await CliProcess.RunAsync(null, "migrate");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("ConnectionStrings__UserKeys", result.StandardError);
+        Assert.Empty(result.StandardOutput);
+    }
+
+    [Fact]
+    public async Task An_unreachable_database_exits_3()
+    {
+        var unreachable = new NpgsqlConnectionStringBuilder(await PostgresServer.GetAdminConnectionStringAsync()) { Port = 1, Timeout = 3 };
+
+        var result = await CliProcess.RunAsync(unreachable.ConnectionString, "migrate");
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.DoesNotContain(unreachable.Password!, result.StandardError + result.StandardOutput);
+    }
+
+    [Fact]
+    public async Task The_connection_flag_wins_over_the_environment()
+    {
+        await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
+        var unreachable = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Port = 1, Timeout = 3 }.ConnectionString;
+
+        var result = await CliProcess.RunAsync(unreachable, "migrate", "--connection", database.ConnectionString);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(Embedded, await Journal(database));
+    }
+
+    [Fact]
+    public async Task An_unknown_verb_exits_2_with_usage()
+    {
+        var result = await CliProcess.RunAsync(null, "migrat");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Usage:", result.StandardError);
+    }
+}

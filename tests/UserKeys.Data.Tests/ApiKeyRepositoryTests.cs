@@ -1,0 +1,190 @@
+using UserKeys.Data.Keys;
+using UserKeys.Data.Users;
+using UserKeys.Testing;
+
+namespace UserKeys.Data.Tests;
+
+public sealed class ApiKeyRepositoryTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
+{
+    private readonly UnitOfWorkFactory _units = new(fixture.Database.DataSource);
+
+    private Task<T> Run<T>(Func<UnitOfWork, Task<T>> work) => _units.RunAsync((unit, _) => work(unit), CancellationToken.None);
+
+    private Task<UserRow> CreateUser() =>
+        Run(unit => unit.Users.CreateAsync(new NewUser(Unique.Email(), "Key Owner", Roles.Member), CancellationToken.None));
+
+    private Task<ApiKeyRow> CreateKey(long userId, byte[]? hash = null, string? name = "ci", DateTime? expiresAt = null) =>
+        Run(unit => unit.Keys.CreateAsync(new NewApiKey(userId, name, "uk_Ab12", hash ?? Unique.TokenHash(), expiresAt), CancellationToken.None));
+
+    [Fact]
+    public async Task Create_returns_the_key_without_its_hash_and_with_timestamps()
+    {
+        var user = await CreateUser();
+        var expires = new DateTime(2030, 1, 2, 3, 4, 5, 123456 / 1000, DateTimeKind.Utc).AddTicks(4560);
+
+        var key = await CreateKey(user.Id, name: "deploy", expiresAt: expires);
+
+        Assert.True(key.Id > 0);
+        Assert.Equal(user.Id, key.UserId);
+        Assert.Equal("deploy", key.Name);
+        Assert.Equal("uk_Ab12", key.Prefix);
+        Assert.Equal(expires, key.ExpiresAt);
+        Assert.Null(key.RevokedAt);
+        Assert.Null(key.LastUsedAt);
+        Assert.Equal(key, await Run(unit => unit.Keys.GetAsync(user.Id, key.Id, CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task Create_for_a_missing_user_is_not_found_for_that_user()
+    {
+        var error = await Assert.ThrowsAsync<NotFoundError>(() => CreateKey(long.MaxValue));
+        Assert.Equal("user", error.Resource);
+    }
+
+    [Fact]
+    public async Task A_duplicate_token_hash_conflicts_on_token()
+    {
+        var user = await CreateUser();
+        var hash = Unique.TokenHash();
+        await CreateKey(user.Id, hash);
+
+        var error = await Assert.ThrowsAsync<ConflictError>(() => CreateKey(user.Id, hash));
+
+        Assert.Equal("token", error.Field);
+    }
+
+    [Fact]
+    public async Task Find_by_token_hash_returns_the_key_and_its_user_in_one_row()
+    {
+        var user = await CreateUser();
+        var hash = Unique.TokenHash();
+        var key = await CreateKey(user.Id, hash);
+
+        var found = await Run(unit => unit.Keys.FindWithUserByTokenHashAsync(hash, CancellationToken.None));
+
+        Assert.NotNull(found);
+        Assert.Equal(key.Id, found.Id);
+        Assert.Equal(user.Id, found.UserId);
+        Assert.Equal(user.Email, found.UserEmail);
+        Assert.Equal(user.Name, found.UserName);
+        Assert.Equal(user.Role, found.UserRole);
+        Assert.Equal(user.CreatedAt, found.UserCreatedAt);
+        Assert.Null(await Run(unit => unit.Keys.FindWithUserByTokenHashAsync(Unique.TokenHash(), CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task List_by_user_returns_only_that_users_keys_oldest_first()
+    {
+        var owner = await CreateUser();
+        var other = await CreateUser();
+        var first = await CreateKey(owner.Id);
+        await CreateKey(other.Id);
+        var second = await CreateKey(owner.Id);
+
+        var keys = await Run(unit => unit.Keys.ListByUserAsync(owner.Id, CancellationToken.None));
+
+        Assert.Equal([first.Id, second.Id], keys.Select(key => key.Id));
+        Assert.Empty(await Run(async unit => await unit.Keys.ListByUserAsync((await CreateUserIn(unit)).Id, CancellationToken.None)));
+    }
+
+    private static Task<UserRow> CreateUserIn(UnitOfWork unit) =>
+        unit.Users.CreateAsync(new NewUser(Unique.Email(), null, Roles.Member), CancellationToken.None);
+
+    [Fact]
+    public async Task List_by_users_returns_the_keys_of_all_of_them_grouped_by_user()
+    {
+        var a = await CreateUser();
+        var b = await CreateUser();
+        var noKeys = await CreateUser();
+        var b1 = await CreateKey(b.Id);
+        var a1 = await CreateKey(a.Id);
+        var a2 = await CreateKey(a.Id);
+        await CreateKey((await CreateUser()).Id); // someone not asked for
+
+        var keys = await Run(unit => unit.Keys.ListByUsersAsync([a.Id, b.Id, noKeys.Id], CancellationToken.None));
+
+        var expected = new[] { (a.Id, a1.Id), (a.Id, a2.Id), (b.Id, b1.Id) }.OrderBy(pair => pair.Item1).ThenBy(pair => pair.Item2);
+        Assert.Equal(expected, keys.Select(key => (key.UserId, key.Id)));
+        Assert.Empty(await Run(unit => unit.Keys.ListByUsersAsync([], CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task Get_of_another_users_key_is_not_found()
+    {
+        var owner = await CreateUser();
+        var stranger = await CreateUser();
+        var key = await CreateKey(owner.Id);
+
+        var error = await Assert.ThrowsAsync<NotFoundError>(() => Run(unit => unit.Keys.GetAsync(stranger.Id, key.Id, CancellationToken.None)));
+        Assert.Equal("key", error.Resource);
+    }
+
+    [Fact]
+    public async Task Revoke_is_idempotent_and_keeps_the_first_revoked_at()
+    {
+        var user = await CreateUser();
+        var key = await CreateKey(user.Id);
+
+        var first = await Run(unit => unit.Keys.RevokeAsync(user.Id, key.Id, CancellationToken.None));
+        await Task.Delay(20);
+        var second = await Run(unit => unit.Keys.RevokeAsync(user.Id, key.Id, CancellationToken.None));
+
+        Assert.NotNull(first.RevokedAt);
+        Assert.Equal(first.RevokedAt, second.RevokedAt);
+        Assert.Equal(first.RevokedAt, (await Run(unit => unit.Keys.GetAsync(user.Id, key.Id, CancellationToken.None))).RevokedAt);
+    }
+
+    [Fact]
+    public async Task Revoke_of_a_missing_or_foreign_key_is_not_found()
+    {
+        var owner = await CreateUser();
+        var stranger = await CreateUser();
+        var key = await CreateKey(owner.Id);
+
+        await Assert.ThrowsAsync<NotFoundError>(() => Run(unit => unit.Keys.RevokeAsync(owner.Id, long.MaxValue, CancellationToken.None)));
+        await Assert.ThrowsAsync<NotFoundError>(() => Run(unit => unit.Keys.RevokeAsync(stranger.Id, key.Id, CancellationToken.None)));
+        Assert.Null((await Run(unit => unit.Keys.GetAsync(owner.Id, key.Id, CancellationToken.None))).RevokedAt);
+    }
+
+    [Fact]
+    public async Task Delete_removes_the_key_and_a_second_delete_is_not_found()
+    {
+        var user = await CreateUser();
+        var key = await CreateKey(user.Id);
+
+        await Run(async unit => { await unit.Keys.DeleteAsync(user.Id, key.Id, CancellationToken.None); return 0; });
+
+        await Assert.ThrowsAsync<NotFoundError>(() => Run(unit => unit.Keys.GetAsync(user.Id, key.Id, CancellationToken.None)));
+        await Assert.ThrowsAsync<NotFoundError>(() =>
+            Run(async unit => { await unit.Keys.DeleteAsync(user.Id, key.Id, CancellationToken.None); return 0; }));
+    }
+
+    [Fact]
+    public async Task Delete_of_another_users_key_is_not_found_and_keeps_it()
+    {
+        var owner = await CreateUser();
+        var stranger = await CreateUser();
+        var key = await CreateKey(owner.Id);
+
+        await Assert.ThrowsAsync<NotFoundError>(() =>
+            Run(async unit => { await unit.Keys.DeleteAsync(stranger.Id, key.Id, CancellationToken.None); return 0; }));
+
+        Assert.Equal(key, await Run(unit => unit.Keys.GetAsync(owner.Id, key.Id, CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task Touch_sets_last_used_at_at_most_once_a_minute()
+    {
+        var user = await CreateUser();
+        var key = await CreateKey(user.Id);
+
+        Assert.True(await Run(unit => unit.Keys.TouchLastUsedAsync(key.Id, CancellationToken.None)));
+        var touched = await Run(unit => unit.Keys.GetAsync(user.Id, key.Id, CancellationToken.None));
+        Assert.False(await Run(unit => unit.Keys.TouchLastUsedAsync(key.Id, CancellationToken.None)));
+        var again = await Run(unit => unit.Keys.GetAsync(user.Id, key.Id, CancellationToken.None));
+
+        Assert.NotNull(touched.LastUsedAt);
+        Assert.Equal(touched.LastUsedAt, again.LastUsedAt);
+        Assert.False(await Run(unit => unit.Keys.TouchLastUsedAsync(long.MaxValue, CancellationToken.None)));
+    }
+}

@@ -1,0 +1,44 @@
+using Npgsql;
+
+namespace UserKeys.Testing;
+
+/// <summary>A database of its own for one test class (or one test); dropped on dispose.</summary>
+public sealed class TestDatabase : IAsyncDisposable
+{
+    internal TestDatabase(string name, string connectionString)
+    {
+        Name = name;
+        ConnectionString = connectionString;
+        DataSource = NpgsqlDataSource.Create(connectionString);
+    }
+
+    public string Name { get; }
+
+    public string ConnectionString { get; }
+
+    public NpgsqlDataSource DataSource { get; }
+
+    public async ValueTask DisposeAsync()
+    {
+        await DataSource.DisposeAsync().ConfigureAwait(false);
+        await PostgresServer.DropDatabaseAsync(Name).ConfigureAwait(false);
+    }
+}
+
+/// <summary>xunit class fixture: one migrated database for all the tests of a class.</summary>
+public sealed class MigratedDatabaseFixture : Xunit.IAsyncLifetime
+{
+    private TestDatabase? _database;
+
+    public TestDatabase Database => _database ?? throw new InvalidOperationException("The fixture is not initialised.");
+
+    public async Task InitializeAsync() => _database = await PostgresServer.CreateMigratedDatabaseAsync().ConfigureAwait(false);
+
+    public async Task DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
