@@ -82,8 +82,8 @@ public sealed class DatabaseUpgraderTests
     {
         await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
         var scripts = DatabaseUpgrader.EmbeddedScripts()
-            .Append(new SqlScript("9001_half_done.sql", "CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;"))
-            .Append(new SqlScript("9002_never_reached.sql", "CREATE TABLE never_reached (id int);"))
+            .Append(new SqlScript("9001_half_done.sql", TestSql.Get("migration_half_done")))
+            .Append(new SqlScript("9002_never_reached.sql", TestSql.Get("migration_never_reached")))
             .ToList();
 
         var result = await Upgrader(database, scripts).UpgradeAsync(CancellationToken.None);
@@ -104,7 +104,7 @@ public sealed class DatabaseUpgraderTests
         await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
         // A slow first script makes the two runs overlap for certain.
         var scripts = DatabaseUpgrader.EmbeddedScripts()
-            .Prepend(new SqlScript("0000_slow.sql", "SELECT pg_sleep(1);"))
+            .Prepend(new SqlScript("0000_slow.sql", TestSql.Get("migration_slow")))
             .ToList();
 
         var results = await Task.WhenAll(
