@@ -24,7 +24,11 @@ if (commandLine.Verb == "serve")
 using var stopping = new CancellationTokenSource();
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stopping.Cancel(); });
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stopping.Cancel(); });
-return await MigrateCommand.RunAsync(commandLine, stopping.Token);
+return commandLine.Verb switch
+{
+    "migrate" => await MigrateCommand.RunAsync(commandLine, stopping.Token),
+    _ => await BootstrapAdminCommand.RunAsync(commandLine, stopping.Token),
+};
 
 /// <summary>The entry point, visible to WebApplicationFactory in the tests.</summary>
 public partial class Program;

@@ -30,11 +30,17 @@ public enum UnitOfWorkMode
 /// </summary>
 public sealed class UnitOfWork : IAsyncDisposable
 {
+    private readonly bool _ownsConnection;
     private UserRepository? _users;
     private ApiKeyRepository? _keys;
+    private ServiceSecretRepository? _secrets;
     private bool _committed;
 
-    internal UnitOfWork(UnitOfWorkMode mode) => Mode = mode;
+    internal UnitOfWork(UnitOfWorkMode mode, bool ownsConnection)
+    {
+        Mode = mode;
+        _ownsConnection = ownsConnection;
+    }
 
     public UnitOfWorkMode Mode { get; }
 
@@ -48,9 +54,27 @@ public sealed class UnitOfWork : IAsyncDisposable
 
     public ApiKeyRepository Keys => _keys ??= new ApiKeyRepository(Connection, Transaction);
 
+    public ServiceSecretRepository Secrets => _secrets ??= new ServiceSecretRepository(Connection, Transaction);
+
     internal async Task OpenAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         Connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await BeginAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    internal async Task AttachAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        if (connection.State != ConnectionState.Open)
+        {
+            throw new InvalidOperationException("A unit of work can only borrow an open connection.");
+        }
+
+        Connection = connection;
+        await BeginAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task BeginAsync(CancellationToken cancellationToken)
+    {
         switch (Mode)
         {
             case UnitOfWorkMode.ReadWrite:
@@ -122,7 +146,8 @@ public sealed class UnitOfWork : IAsyncDisposable
         }
         finally
         {
-            if (Connection is not null)
+            // A borrowed connection goes back to its owner (the request), which closes it.
+            if (_ownsConnection && Connection is not null)
             {
                 await Connection.DisposeAsync().ConfigureAwait(false);
             }

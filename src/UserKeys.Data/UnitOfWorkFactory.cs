@@ -22,9 +22,23 @@ public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource)
     public Task<UnitOfWork> BeginReadOnlyAsync(CancellationToken cancellationToken) =>
         BeginAsync(UnitOfWorkMode.ReadOnly, cancellationToken);
 
+    /// <summary>Opens a connection of its own and begins <paramref name="mode"/>.</summary>
+    public Task<UnitOfWork> BeginAsync(UnitOfWorkMode mode, CancellationToken cancellationToken) =>
+        OpenAsync(Register(mode, ownsConnection: true), unitOfWork => unitOfWork.OpenAsync(dataSource, cancellationToken));
+
+    /// <summary>
+    /// Begins <paramref name="mode"/> on a connection the caller owns (an HTTP request's), which stays
+    /// open after the unit of work is disposed.
+    /// </summary>
+    public Task<UnitOfWork> BeginAsync(NpgsqlConnection connection, UnitOfWorkMode mode, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return OpenAsync(Register(mode, ownsConnection: false), unitOfWork => unitOfWork.AttachAsync(connection, cancellationToken));
+    }
+
     // Not async on purpose: the AsyncLocal must be set in the caller's flow, and an async
     // method would restore the caller's context (dropping the value) when it returns.
-    public Task<UnitOfWork> BeginAsync(UnitOfWorkMode mode, CancellationToken cancellationToken)
+    private UnitOfWork Register(UnitOfWorkMode mode, bool ownsConnection)
     {
         if (Current is { } open)
         {
@@ -33,9 +47,9 @@ public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource)
                 "pass the open unit of work down instead of opening another.");
         }
 
-        var unitOfWork = new UnitOfWork(mode);
+        var unitOfWork = new UnitOfWork(mode, ownsConnection);
         _current.Value = unitOfWork;
-        return OpenAsync(unitOfWork, cancellationToken);
+        return unitOfWork;
     }
 
     /// <summary>Runs <paramref name="work"/> in a read-write unit of work: commits when it returns, rolls back when it throws.</summary>
@@ -62,11 +76,11 @@ public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource)
         }
     }
 
-    private async Task<UnitOfWork> OpenAsync(UnitOfWork unitOfWork, CancellationToken cancellationToken)
+    private static async Task<UnitOfWork> OpenAsync(UnitOfWork unitOfWork, Func<UnitOfWork, Task> open)
     {
         try
         {
-            await unitOfWork.OpenAsync(dataSource, cancellationToken).ConfigureAwait(false);
+            await open(unitOfWork).ConfigureAwait(false);
             return unitOfWork;
         }
         catch

@@ -178,13 +178,15 @@ public sealed class ApiKeyRepositoryTests(MigratedDatabaseFixture fixture) : ICl
         var user = await CreateUser();
         var key = await CreateKey(user.Id);
 
-        Assert.True(await Run(unit => unit.Keys.TouchLastUsedAsync(key.Id, CancellationToken.None)));
+        var written = await Run(unit => unit.Keys.TouchLastUsedAsync(key.Id, CancellationToken.None));
         var touched = await Run(unit => unit.Keys.GetAsync(user.Id, key.Id, CancellationToken.None));
-        Assert.False(await Run(unit => unit.Keys.TouchLastUsedAsync(key.Id, CancellationToken.None)));
+        var second = await Run(unit => unit.Keys.TouchLastUsedAsync(key.Id, CancellationToken.None));
         var again = await Run(unit => unit.Keys.GetAsync(user.Id, key.Id, CancellationToken.None));
 
-        Assert.NotNull(touched.LastUsedAt);
+        Assert.NotNull(written);
+        Assert.Equal(written, touched.LastUsedAt);
+        Assert.Null(second);
         Assert.Equal(touched.LastUsedAt, again.LastUsedAt);
-        Assert.False(await Run(unit => unit.Keys.TouchLastUsedAsync(long.MaxValue, CancellationToken.None)));
+        Assert.Null(await Run(unit => unit.Keys.TouchLastUsedAsync(long.MaxValue, CancellationToken.None)));
     }
 }

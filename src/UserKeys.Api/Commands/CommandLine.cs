@@ -10,10 +10,13 @@ internal sealed class CommandLine
         Usage:
           UserKeys.Api [serve] [--urls URL]              serve the HTTP API
           UserKeys.Api migrate [--dry-run]               apply pending migrations (--dry-run: list them, change nothing)
+          UserKeys.Api bootstrap-admin --email E [--name N]
+                                                         create that admin if missing, else issue it a new key;
+                                                         prints only the token on stdout
         Options for every verb:
           --connection CS   the PostgreSQL connection string (else ConnectionStrings__UserKeys)
         Exit codes: 0 success; 1 a migration script failed (rolled back); 2 usage or configuration error;
-                    3 the database could not be reached or another error.
+                    3 the database could not be reached, or is not migrated.
         """;
 
     private CommandLine(string verb, IReadOnlyDictionary<string, string?> flags, string[] configurationArgs)
@@ -39,10 +42,11 @@ internal sealed class CommandLine
         {
             "serve" => [],
             "migrate" => [("dry-run", false)],
+            "bootstrap-admin" => [("email", true), ("name", true)],
             "help" or "--help" or "-h" => [],
             _ => [],
         };
-        if (verb is not ("serve" or "migrate" or "help" or "--help" or "-h"))
+        if (verb is not ("serve" or "migrate" or "bootstrap-admin" or "help" or "--help" or "-h"))
         {
             error = $"unknown command '{verb}'";
             return null;

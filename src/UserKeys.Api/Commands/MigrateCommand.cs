@@ -12,7 +12,7 @@ internal static class MigrateCommand
 {
     public static async Task<int> RunAsync(CommandLine commandLine, CancellationToken cancellationToken)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = commandLine.ConfigurationArgs });
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = commandLine.ConfigurationArgs, ContentRootPath = AppContext.BaseDirectory });
         ConsoleSetup.LogToStandardError(builder.Logging);
         var connectionString = DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError);
         if (connectionString is null)

@@ -1,25 +1,35 @@
-using UserKeys.Api.Health;
-using UserKeys.Api.Infrastructure;
+using Microsoft.Extensions.Options;
 
 namespace UserKeys.Api.Commands;
 
-/// <summary><c>UserKeys.Api [serve] [--urls URL]</c>: the HTTP API.</summary>
+/// <summary><c>UserKeys.Api [serve] [--urls URL]</c>: the HTTP API. It does not migrate: that is the pipeline's step.</summary>
 internal static class ServeCommand
 {
     public static async Task<int> RunAsync(CommandLine commandLine)
     {
-        var builder = WebApplication.CreateBuilder(commandLine.ConfigurationArgs);
-        var connectionString = DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError);
-        if (connectionString is null)
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
-            await Console.Error.WriteLineAsync($"serve: {configurationError}").ConfigureAwait(false);
+            Args = commandLine.ConfigurationArgs,
+            // appsettings.json sits beside the assembly, wherever the process was started from.
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.AddUserKeysApi();
+        var app = builder.Build();
+        app.UseUserKeysApi();
+        try
+        {
+            await app.RunAsync().ConfigureAwait(false);
+            return ExitCodes.Success;
+        }
+        catch (OptionsValidationException invalid)
+        {
+            await Console.Error.WriteLineAsync($"serve: invalid configuration: {string.Join("; ", invalid.Failures)}").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
-
-        builder.Services.AddUserKeysData(connectionString);
-        var app = builder.Build();
-        app.MapHealth();
-        await app.RunAsync().ConfigureAwait(false);
-        return ExitCodes.Success;
+        catch (InvalidOperationException refused) when (refused.Message.Contains("schema is newer", StringComparison.Ordinal))
+        {
+            await Console.Error.WriteLineAsync($"serve: {refused.Message}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
     }
 }

@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using UserKeys.Api.Infrastructure;
 using UserKeys.Data.Migrations;
@@ -8,26 +10,52 @@ internal static class HealthEndpoints
 {
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
-        // Liveness: the process runs. Never touches the database.
-        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" }));
+        var health = app.MapGroup("").WithTags("Health").AllowAnonymous();
 
-        // Readiness: the database answers and its schema is current.
-        app.MapGet("/readyz", async (IConfiguration configuration, ILoggerFactory loggers, CancellationToken cancellationToken) =>
-        {
-            var connectionString = DatabaseConfiguration.GetConnectionString(configuration, out _)!;
-            try
-            {
-                var pending = await new DatabaseUpgrader(connectionString, loggers.CreateLogger("UserKeys.Readiness"))
-                    .GetPendingScriptsAsync(cancellationToken).ConfigureAwait(false);
-                return pending.Count == 0
-                    ? Results.Ok(new { status = "ready" })
-                    : Results.Problem(statusCode: 503, title: "Migrations are pending", detail: string.Join(", ", pending));
-            }
-            catch (NpgsqlException)
-            {
-                return Results.Problem(statusCode: 503, title: "The database is unavailable");
-            }
-        });
+        health.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok")))
+            .WithName("Health")
+            .WithSummary("200 while the process runs; never touches the database");
+
+        health.MapGet("/readyz", ReadyAsync)
+            .WithName("Ready")
+            .WithSummary("200 when the database answers and its schema is what this build expects, else 503")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
+    }
+
+    private static async Task<Results<Ok<HealthResponse>, ProblemHttpResult>> ReadyAsync(
+        NpgsqlDataSource dataSource, IOptions<ServiceOptions> options, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.ReadinessTimeoutSeconds));
+        SchemaStatus status;
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(timeout.Token);
+            status = await SchemaStatus.ReadAsync(connection, timeout.Token);
+        }
+        catch (Exception error) when (error is NpgsqlException or TimeoutException
+            || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "The database is unavailable",
+                detail: $"The database did not answer within {options.Value.ReadinessTimeoutSeconds} s.");
+        }
+
+        if (status.Unknown.Count > 0)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "The database schema is newer than this build",
+                detail: $"Applied scripts this build does not know: {string.Join(", ", status.Unknown)}. Deploy the matching build.");
+        }
+
+        return status.Pending.Count > 0
+            ? TypedResults.Problem(
+                statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "Migrations are pending",
+                detail: $"Run 'UserKeys.Api migrate'. Pending: {string.Join(", ", status.Pending)}.")
+            : TypedResults.Ok(new HealthResponse("ready"));
     }
 }

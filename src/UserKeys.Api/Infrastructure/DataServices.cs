@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Npgsql;
 using UserKeys.Data;
 
@@ -5,16 +6,32 @@ namespace UserKeys.Api.Infrastructure;
 
 internal static class DataServices
 {
-    /// <summary>One NpgsqlDataSource for the process, and the unit of work factory over it.</summary>
-    public static IServiceCollection AddUserKeysData(this IServiceCollection services, string connectionString)
+    /// <summary>
+    /// The validated connection string, one NpgsqlDataSource for the process, and the unit of work
+    /// factory over it. The connection string is read when first needed (not when registering), so
+    /// configuration added later (tests, hosting) is seen.
+    /// </summary>
+    public static IServiceCollection AddUserKeysData(this IServiceCollection services)
     {
+        services.AddOptions<DatabaseOptions>()
+            .Configure<IConfiguration>((options, configuration) =>
+                options.ConnectionString = configuration["connection"] ?? configuration.GetConnectionString(DatabaseConfiguration.ConnectionStringName))
+            .Validate(options => DatabaseOptions.Check(options) is null, "ConnectionStrings:UserKeys is missing or invalid")
+            .ValidateOnStart();
         services.AddSingleton(provider =>
         {
-            var builder = new NpgsqlDataSourceBuilder(connectionString);
+            var options = provider.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            if (DatabaseOptions.Check(options) is { } problem)
+            {
+                throw new InvalidOperationException(problem);
+            }
+
+            var builder = new NpgsqlDataSourceBuilder(options.ConnectionString);
             builder.UseLoggerFactory(provider.GetRequiredService<ILoggerFactory>());
             return builder.Build();
         });
         services.AddSingleton(provider => new UnitOfWorkFactory(provider.GetRequiredService<NpgsqlDataSource>()));
+        services.AddSingleton(TimeProvider.System);
         return services;
     }
 }

@@ -73,7 +73,7 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
         }
     }
 
-    /// <summary>Sets <c>last_used_at</c> to now unless it was set within the last minute; true when it wrote.</summary>
-    public async Task<bool> TouchLastUsedAsync(long id, CancellationToken cancellationToken) =>
-        await Connection.ExecuteAsync(Command(SqlCatalog.Keys.TouchLastUsed, new { id }, cancellationToken)).ConfigureAwait(false) > 0;
+    /// <summary>Sets <c>last_used_at</c> to now unless it was set within the last minute; the new value, or null when it did not write.</summary>
+    public Task<DateTime?> TouchLastUsedAsync(long id, CancellationToken cancellationToken) =>
+        Connection.QuerySingleOrDefaultAsync<DateTime?>(Command(SqlCatalog.Keys.TouchLastUsed, new { id }, cancellationToken));
 }

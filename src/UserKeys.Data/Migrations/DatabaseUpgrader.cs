@@ -42,8 +42,12 @@ public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
     /// <summary>The scripts to apply; the embedded ones unless a test supplies others.</summary>
     public IReadOnlyList<SqlScript> Scripts { get; init; } = EmbeddedScripts();
 
+    private static readonly Lazy<IReadOnlyList<SqlScript>> Embedded = new(LoadEmbeddedScripts);
+
     /// <summary>The scripts embedded in this assembly, in the order they apply.</summary>
-    public static IReadOnlyList<SqlScript> EmbeddedScripts()
+    public static IReadOnlyList<SqlScript> EmbeddedScripts() => Embedded.Value;
+
+    private static IReadOnlyList<SqlScript> LoadEmbeddedScripts()
     {
         var assembly = typeof(DatabaseUpgrader).Assembly;
         return assembly.GetManifestResourceNames()

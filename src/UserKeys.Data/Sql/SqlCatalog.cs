@@ -41,6 +41,16 @@ public static class SqlCatalog
         public static readonly SqlStatement SetTransactionReadOnly = Load("session/set_transaction_read_only");
     }
 
+    public static class Secrets
+    {
+        public static readonly SqlStatement GetByName = Load("secrets/get_by_name");
+    }
+
+    public static class Schema
+    {
+        public static readonly SqlStatement AppliedScripts = Load("schema/applied_scripts");
+    }
+
     public static class Upgrader
     {
         public static readonly SqlStatement Lock = Load("upgrader/lock");

@@ -1,0 +1,74 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Scalar.AspNetCore;
+using UserKeys.Api.Auth;
+using UserKeys.Api.Health;
+using UserKeys.Api.Infrastructure;
+using UserKeys.Api.Keys;
+using UserKeys.Api.OpenApi;
+using UserKeys.Api.Provisioning;
+using UserKeys.Api.Users;
+
+namespace UserKeys.Api;
+
+/// <summary>The HTTP service: its services and its request pipeline.</summary>
+internal static class ApiApplication
+{
+    public static WebApplicationBuilder AddUserKeysApi(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<ServiceOptions>()
+            .Bind(builder.Configuration.GetSection(ServiceOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddOptions<HostOptions>().Configure<Microsoft.Extensions.Options.IOptions<ServiceOptions>>((host, service) =>
+            host.ShutdownTimeout = TimeSpan.FromSeconds(service.Value.ShutdownTimeoutSeconds));
+        services.Configure<KestrelServerOptions>(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = JsonBody.MaxBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            kestrel.AddServerHeader = false;
+        });
+
+        services.AddUserKeysData();
+        services.AddHostedService<SchemaCheck>();
+        services.AddScoped<RequestConnection>();
+        services.AddScoped<RequestUnitOfWork>();
+        services.AddScoped<KeyVerifier>();
+        services.AddScoped<UserService>();
+        services.AddScoped<KeyService>();
+        services.AddSingleton<UserCursor>();
+
+        services.AddBearerAuthentication();
+        services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+            context.ProblemDetails.Detail ??= ProblemMapping.DefaultDetail(context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode));
+        services.AddExceptionHandler<ProblemMapping>();
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
+            json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            json.SerializerOptions.Converters.Add(new UtcTimestampConverter());
+        });
+        services.AddUserKeysOpenApi();
+        return builder;
+    }
+
+    public static WebApplication UseUserKeysApi(this WebApplication app)
+    {
+        app.UseMiddleware<RequestLogging>();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseRouting();
+        app.Use(RequestLogging.RememberRoute);
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapHealth();
+        app.MapUsers();
+        app.MapKeys();
+        app.MapProvisioning();
+        app.MapOpenApi().AllowAnonymous();
+        // The interactive reference serves its own bundled script: no CDN.
+        app.MapScalarApiReference("/reference", options => options.WithTitle("UserKeys API")).AllowAnonymous();
+        return app;
+    }
+}

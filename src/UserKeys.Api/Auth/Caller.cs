@@ -1,0 +1,25 @@
+using System.Reflection;
+using UserKeys.Data.Keys;
+using UserKeys.Data.Users;
+
+namespace UserKeys.Api.Auth;
+
+/// <summary>Who is calling: the authenticated key and its user. Bound into handlers as a parameter.</summary>
+internal sealed record Caller(ApiKeyWithUserRow Key)
+{
+    public long UserId => Key.UserId;
+
+    public bool IsAdmin => Key.UserRole == Roles.Admin;
+
+    /// <summary>An admin may act on every user; a member only on itself.</summary>
+    public bool CanActOn(long userId) => IsAdmin || userId == UserId;
+
+    public UserRow User => new()
+    {
+        Id = Key.UserId, Email = Key.UserEmail, Name = Key.UserName, Role = Key.UserRole, CreatedAt = Key.UserCreatedAt,
+    };
+
+    public static ValueTask<Caller?> BindAsync(HttpContext context, ParameterInfo parameter) =>
+        ValueTask.FromResult<Caller?>(context.Features.Get<Caller>()
+            ?? throw new InvalidOperationException("The endpoint needs an authenticated caller but is not behind authorization."));
+}

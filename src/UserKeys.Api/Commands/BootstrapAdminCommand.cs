@@ -1,0 +1,112 @@
+using Npgsql;
+using UserKeys.Api.Auth;
+using UserKeys.Api.Infrastructure;
+using UserKeys.Api.Users;
+using UserKeys.Data;
+using UserKeys.Data.Keys;
+using UserKeys.Data.Migrations;
+using UserKeys.Data.Users;
+
+namespace UserKeys.Api.Commands;
+
+/// <summary>
+/// <c>UserKeys.Api bootstrap-admin --email E [--name N]</c>: the first admin is made here, never by an
+/// unauthenticated HTTP call. Creates that admin if missing (promotes the user if it exists as a
+/// member), else issues it a new key. Prints ONLY the token on stdout, so <c>TOKEN=$(...)</c> works.
+/// </summary>
+internal static class BootstrapAdminCommand
+{
+    public const string KeyName = "bootstrap";
+
+    public static async Task<int> RunAsync(CommandLine commandLine, CancellationToken cancellationToken)
+    {
+        var email = commandLine.Value("email")?.Trim();
+        var name = commandLine.Value("name")?.Trim();
+        if (email is null)
+        {
+            await Console.Error.WriteLineAsync("bootstrap-admin: --email is required").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        if (UserInput.CheckEmail(email) is { } emailProblem)
+        {
+            await Console.Error.WriteLineAsync($"bootstrap-admin: --email {emailProblem}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        if (name is not null && (JsonBody.CountCharacters(name) > UserInput.NameMaxLength || !JsonBody.IsStorableText(name)))
+        {
+            await Console.Error.WriteLineAsync($"bootstrap-admin: --name must be at most {UserInput.NameMaxLength} printable characters").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = commandLine.ConfigurationArgs, ContentRootPath = AppContext.BaseDirectory });
+        ConsoleSetup.LogToStandardError(builder.Logging);
+        var connectionString = DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError);
+        if (connectionString is null)
+        {
+            await Console.Error.WriteLineAsync($"bootstrap-admin: {configurationError}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        using var host = builder.Build();
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("UserKeys.BootstrapAdmin");
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        try
+        {
+            await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var schema = await SchemaStatus.ReadAsync(connection, cancellationToken).ConfigureAwait(false);
+                if (schema.Pending.Count > 0)
+                {
+                    await Console.Error.WriteLineAsync(
+                        $"bootstrap-admin: the database is not migrated (pending: {string.Join(", ", schema.Pending)}); run 'UserKeys.Api migrate' first").ConfigureAwait(false);
+                    return ExitCodes.Unavailable;
+                }
+            }
+
+            var token = await IssueAsync(new UnitOfWorkFactory(dataSource), email, string.IsNullOrEmpty(name) ? null : name, logger, cancellationToken).ConfigureAwait(false);
+            await Console.Out.WriteLineAsync(token).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }
+        catch (Exception error) when (error is NpgsqlException or TimeoutException)
+        {
+            await Console.Error.WriteLineAsync($"bootstrap-admin: the database could not be reached: {error.Message}").ConfigureAwait(false);
+            return ExitCodes.Unavailable;
+        }
+    }
+
+    /// <summary>The admin with this email, created or promoted if need be, and a new key for it; returns the token.</summary>
+    internal static async Task<string> IssueAsync(UnitOfWorkFactory units, string email, string? name, ILogger logger, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await units.RunAsync(async (unit, ct) =>
+                {
+                    var user = await unit.Users.FindByEmailAsync(email, ct).ConfigureAwait(false);
+                    if (user is null)
+                    {
+                        user = await unit.Users.CreateAsync(new NewUser(email, name, Roles.Admin), ct).ConfigureAwait(false);
+                        logger.LogInformation("Created admin user {UserId}", user.Id);
+                    }
+                    else if (user.Role != Roles.Admin)
+                    {
+                        user = await unit.Users.UpdateAsync(new UserUpdate(user.Id, Role: Roles.Admin), ct).ConfigureAwait(false);
+                        logger.LogWarning("User {UserId} existed as a member and is now an admin", user.Id);
+                    }
+
+                    var issued = ApiToken.Generate();
+                    var key = await unit.Keys.CreateAsync(new NewApiKey(user.Id, KeyName, issued.Prefix, issued.Hash, null), ct).ConfigureAwait(false);
+                    logger.LogInformation("Issued key {KeyId} ({Prefix}...) to admin user {UserId}", key.Id, key.Prefix, user.Id);
+                    return issued.Token;
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ConflictError) when (attempt == 1)
+            {
+                // Another bootstrap created the same email meanwhile: the second attempt finds it.
+            }
+        }
+    }
+}

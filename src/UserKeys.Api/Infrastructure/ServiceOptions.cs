@@ -1,0 +1,46 @@
+using System.ComponentModel.DataAnnotations;
+using Npgsql;
+
+namespace UserKeys.Api.Infrastructure;
+
+/// <summary>
+/// Settings from appsettings.json, environment variables (<c>UserKeys__ReadinessTimeoutSeconds</c>) or
+/// the command line. Validated at start: a bad setting stops the service with a message naming it.
+/// </summary>
+internal sealed class ServiceOptions
+{
+    public const string Section = "UserKeys";
+
+    /// <summary>How long <c>/readyz</c> waits for the database before answering 503.</summary>
+    [Range(1, 60)]
+    public int ReadinessTimeoutSeconds { get; set; } = 2;
+
+    /// <summary>How long a stopping service lets in-flight requests finish.</summary>
+    [Range(1, 300)]
+    public int ShutdownTimeoutSeconds { get; set; } = 30;
+}
+
+/// <summary>The database: <c>--connection</c>, else <c>ConnectionStrings__UserKeys</c>.</summary>
+internal sealed class DatabaseOptions
+{
+    public string? ConnectionString { get; set; }
+
+    public static string? Check(DatabaseOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.ConnectionString))
+        {
+            return "no database configured: set ConnectionStrings__UserKeys or pass --connection \"Host=...;Database=...\"";
+        }
+
+        try
+        {
+            _ = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+            return null;
+        }
+        catch (ArgumentException invalid)
+        {
+            // The message names the bad keyword, never the password.
+            return $"the connection string is not valid: {invalid.Message}";
+        }
+    }
+}

@@ -1,0 +1,155 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+using UserKeys.Api.Auth;
+using UserKeys.Api.Infrastructure;
+
+namespace UserKeys.Api.OpenApi;
+
+/// <summary>
+/// The OpenAPI document (<c>/openapi/v1.json</c>) says what the service does: the bearer scheme, which
+/// operations need it, and the 401/403 answers that authentication and roles add to every protected one.
+/// </summary>
+internal static class OpenApiSetup
+{
+    public static IServiceCollection AddUserKeysOpenApi(this IServiceCollection services) =>
+        services.AddOpenApi(options =>
+        {
+            options.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info = new OpenApiInfo
+                {
+                    Title = "UserKeys",
+                    Version = "v1",
+                    Description = "Users and their API keys. Every error is application/problem+json (RFC 9457); " +
+                        "timestamps are RFC 3339 UTC with microseconds; property names are snake_case.",
+                };
+                document.Components ??= new OpenApiComponents();
+                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+                document.Components.SecuritySchemes[BearerAuthenticationHandler.SchemeName] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.Http,
+                    Scheme = "bearer",
+                    BearerFormat = "uk_<43 base62 characters><6 base62 checksum characters>",
+                    Description = "An API key token, as returned once by the call that created the key.",
+                };
+                return Task.CompletedTask;
+            });
+
+            options.AddOperationTransformer(async (operation, context, cancellationToken) =>
+            {
+                if (context.Description.ActionDescriptor.EndpointMetadata.OfType<JsonBodyMetadata>().FirstOrDefault() is { } body)
+                {
+                    operation.RequestBody = new OpenApiRequestBody
+                    {
+                        Required = true,
+                        Content = new Dictionary<string, OpenApiMediaType>
+                        {
+                            ["application/json"] = new OpenApiMediaType
+                            {
+                                Schema = await context.GetOrCreateSchemaAsync(body.Type, cancellationToken: cancellationToken).ConfigureAwait(false),
+                            },
+                        },
+                    };
+                }
+            });
+
+            options.AddOperationTransformer(async (operation, context, cancellationToken) =>
+            {
+                var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+                if (metadata.OfType<QueryParametersMetadata>().FirstOrDefault() is { } query)
+                {
+                    operation.Parameters ??= [];
+                    foreach (var parameter in query.Parameters)
+                    {
+                        operation.Parameters.Add(new OpenApiParameter
+                        {
+                            Name = parameter.Name,
+                            In = ParameterLocation.Query,
+                            Required = false,
+                            Description = parameter.Description,
+                            Schema = new OpenApiSchema
+                            {
+                                Type = parameter.Type == "integer" ? JsonSchemaType.Integer : JsonSchemaType.String,
+                                Minimum = parameter.Minimum?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                                Maximum = parameter.Maximum?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                            },
+                        });
+                    }
+                }
+
+                if (metadata.OfType<ResponseAlternativesMetadata>().FirstOrDefault() is { } alternatives
+                    && operation.Responses?.TryGetValue("200", out var ok) == true && ok.Content?.TryGetValue("application/json", out var media) == true)
+                {
+                    var schemas = new List<IOpenApiSchema>();
+                    foreach (var type in alternatives.Types)
+                    {
+                        schemas.Add(await context.GetOrCreateSchemaAsync(type, cancellationToken: cancellationToken).ConfigureAwait(false));
+                    }
+
+                    media.Schema = new OpenApiSchema { OneOf = schemas };
+                }
+            });
+
+            options.AddOperationTransformer((operation, context, _) =>
+            {
+                var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+                if (metadata.OfType<UnitOfWorkMetadata>().Any() || metadata.OfType<DatabaseBackedMetadata>().Any())
+                {
+                    operation.Responses ??= new OpenApiResponses();
+                    operation.Responses.TryAdd("503", Problem("The database is unavailable; nothing was written. Retry shortly (Retry-After)."));
+                }
+
+                if (metadata.OfType<IAllowAnonymous>().Any() || !metadata.OfType<IAuthorizeData>().Any())
+                {
+                    return Task.CompletedTask;
+                }
+
+                operation.Security ??= [];
+                operation.Security.Add(new OpenApiSecurityRequirement
+                {
+                    [new OpenApiSecuritySchemeReference(BearerAuthenticationHandler.SchemeName, context.Document)] = [],
+                });
+                operation.Responses ??= new OpenApiResponses();
+                operation.Responses.TryAdd("401", Problem("Missing, malformed, unknown, revoked or expired token (WWW-Authenticate: Bearer)"));
+                if (metadata.OfType<IAuthorizeData>().Any(data => data.Policy == BearerAuthenticationHandler.AdminPolicy))
+                {
+                    operation.Responses.TryAdd("403", Problem("The caller is not an admin"));
+                }
+
+                return Task.CompletedTask;
+            });
+        });
+
+    private static OpenApiResponse Problem(string description) => new()
+    {
+        Description = description,
+        Content = new Dictionary<string, OpenApiMediaType>
+        {
+            ["application/problem+json"] = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails") },
+        },
+    };
+}
+
+/// <summary>
+/// Endpoint metadata naming the JSON body an endpoint reads. Not <c>Accepts&lt;T&gt;()</c>: that makes
+/// routing answer 415 to any other content type, while the contract answers 400 to a body that is not JSON.
+/// </summary>
+internal sealed record JsonBodyMetadata(Type Type);
+
+internal static class JsonBodyEndpointExtensions
+{
+    public static RouteHandlerBuilder WithJsonBody<T>(this RouteHandlerBuilder builder) =>
+        builder.WithMetadata(new JsonBodyMetadata(typeof(T)));
+}
+
+/// <summary>Query parameters an endpoint reads by hand (to answer 400 with field errors), for the document.</summary>
+internal sealed record QueryParametersMetadata(params QueryParameter[] Parameters);
+
+internal sealed record QueryParameter(string Name, string Type, string Description, long? Minimum = null, long? Maximum = null);
+
+/// <summary>An endpoint whose 200 body is one of several shapes (oneOf in the document).</summary>
+internal sealed record ResponseAlternativesMetadata(params Type[] Types);
+
+/// <summary>An endpoint outside any unit of work that still reads the database (and so may answer 503).</summary>
+internal sealed record DatabaseBackedMetadata;
