@@ -53,6 +53,8 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("ConnectionStrings:UserKeys", Database.ConnectionString);
         builder.ConfigureLogging(logging =>
         {
+            // Everything, at every level, into the capture (searched for tokens); nothing to the console.
+            logging.ClearProviders();
             logging.SetMinimumLevel(LogLevel.Trace);
             logging.AddFilter(_ => true);
             logging.AddProvider(Logs);

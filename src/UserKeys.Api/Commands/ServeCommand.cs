@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using UserKeys.Api.Infrastructure;
 
 namespace UserKeys.Api.Commands;
 
@@ -13,6 +14,13 @@ internal static class ServeCommand
             // appsettings.json sits beside the assembly, wherever the process was started from.
             ContentRootPath = AppContext.BaseDirectory,
         });
+        // Say what is wrong in one line, before the host would log a stack trace about it.
+        if (DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError) is null)
+        {
+            await Console.Error.WriteLineAsync($"serve: invalid configuration: {configurationError}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
         builder.AddUserKeysApi();
         var app = builder.Build();
         app.UseUserKeysApi();

@@ -33,6 +33,7 @@ internal sealed class UtcTimestampConverter : JsonConverter<DateTime>
 [JsonSourceGenerationOptions(
     JsonSerializerDefaults.Web,
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    NumberHandling = JsonNumberHandling.Strict,
     Converters = [typeof(UtcTimestampConverter)])]
 [JsonSerializable(typeof(UserResponse))]
 [JsonSerializable(typeof(UserLookupResponse))]

@@ -15,6 +15,20 @@ internal static class OpenApiSetup
     public static IServiceCollection AddUserKeysOpenApi(this IServiceCollection services) =>
         services.AddOpenApi(options =>
         {
+            // Timestamps are written by UtcTimestampConverter: say what it writes.
+            options.AddSchemaTransformer((schema, context, _) =>
+            {
+                var type = context.JsonTypeInfo.Type;
+                if (type == typeof(DateTime) || type == typeof(DateTime?))
+                {
+                    schema.Type = type == typeof(DateTime) ? JsonSchemaType.String : JsonSchemaType.String | JsonSchemaType.Null;
+                    schema.Format = "date-time";
+                    schema.Pattern = @"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$";
+                }
+
+                return Task.CompletedTask;
+            });
+
             options.AddDocumentTransformer((document, _, _) =>
             {
                 document.Info = new OpenApiInfo
