@@ -80,9 +80,20 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     public HttpClient Admin() => Client(AdminToken);
 
+    /// <summary>The tokens of <see cref="IssuedTokens"/> that appear in the captured logs (there must be none).</summary>
+    public IReadOnlyList<string> LeakedTokens() =>
+        IssuedTokens.Where(token => Logs.Lines.Any(line => line.Contains(token, StringComparison.Ordinal))).ToList();
+
     async Task IAsyncLifetime.DisposeAsync()
     {
         await DisposeAsync();
+        // Every test class's whole run: no token it was ever given reached a log line.
+        var leaked = LeakedTokens();
+        if (leaked.Count > 0)
+        {
+            throw new InvalidOperationException($"{leaked.Count} issued token(s) appear in the logs of {GetType().Name}; first prefix {leaked[0][..11]}");
+        }
+
         if (_database is not null)
         {
             await _database.DisposeAsync();

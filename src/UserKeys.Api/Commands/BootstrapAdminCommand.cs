@@ -65,7 +65,15 @@ internal static class BootstrapAdminCommand
                 }
             }
 
-            var token = await IssueAsync(new UnitOfWorkFactory(dataSource), email, string.IsNullOrEmpty(name) ? null : name, logger, cancellationToken).ConfigureAwait(false);
+            var units = new UnitOfWorkFactory(dataSource);
+            if (commandLine.Has("if-missing")
+                && await units.ReadAsync((unit, ct) => unit.Users.FindByEmailAsync(email, ct), cancellationToken).ConfigureAwait(false) is { Role: Roles.Admin } existing)
+            {
+                logger.LogInformation("Admin user {UserId} exists; no key issued (--if-missing)", existing.Id);
+                return ExitCodes.Success;
+            }
+
+            var token = await IssueAsync(units, email, string.IsNullOrEmpty(name) ? null : name, logger, cancellationToken).ConfigureAwait(false);
             await Console.Out.WriteLineAsync(token).ConfigureAwait(false);
             return ExitCodes.Success;
         }

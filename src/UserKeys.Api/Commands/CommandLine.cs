@@ -10,9 +10,10 @@ internal sealed class CommandLine
         Usage:
           UserKeys.Api [serve] [--urls URL]              serve the HTTP API
           UserKeys.Api migrate [--dry-run]               apply pending migrations (--dry-run: list them, change nothing)
-          UserKeys.Api bootstrap-admin --email E [--name N]
+          UserKeys.Api bootstrap-admin --email E [--name N] [--if-missing]
                                                          create that admin if missing, else issue it a new key;
-                                                         prints only the token on stdout
+                                                         prints only the token on stdout (--if-missing: nothing,
+                                                         and no new key, when that admin already exists)
         Options for every verb:
           --connection CS   the PostgreSQL connection string (else ConnectionStrings__UserKeys)
         Exit codes: 0 success; 1 a migration script failed (rolled back); 2 usage or configuration error;
@@ -42,7 +43,7 @@ internal sealed class CommandLine
         {
             "serve" => [],
             "migrate" => [("dry-run", false)],
-            "bootstrap-admin" => [("email", true), ("name", true)],
+            "bootstrap-admin" => [("email", true), ("name", true), ("if-missing", false)],
             "help" or "--help" or "-h" => [],
             _ => [],
         };
