@@ -40,18 +40,14 @@ internal static class BootstrapAdminCommand
             return ExitCodes.Usage;
         }
 
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = commandLine.ConfigurationArgs, ContentRootPath = AppContext.BaseDirectory });
-        ConsoleSetup.LogToStandardError(builder.Logging);
-        var connectionString = DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError);
-        if (connectionString is null)
+        using var host = await CommandHost.CreateAsync(commandLine, "bootstrap-admin", "UserKeys.BootstrapAdmin").ConfigureAwait(false);
+        if (host is null)
         {
-            await Console.Error.WriteLineAsync($"bootstrap-admin: {configurationError}").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
-        using var host = builder.Build();
-        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("UserKeys.BootstrapAdmin");
-        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        var logger = host.Logger;
+        await using var dataSource = NpgsqlDataSource.Create(host.ConnectionString);
         try
         {
             await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))

@@ -1,5 +1,4 @@
 using Npgsql;
-using UserKeys.Api.Infrastructure;
 using UserKeys.Data.Migrations;
 
 namespace UserKeys.Api.Commands;
@@ -12,18 +11,13 @@ internal static class MigrateCommand
 {
     public static async Task<int> RunAsync(CommandLine commandLine, CancellationToken cancellationToken)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = commandLine.ConfigurationArgs, ContentRootPath = AppContext.BaseDirectory });
-        ConsoleSetup.LogToStandardError(builder.Logging);
-        var connectionString = DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError);
-        if (connectionString is null)
+        using var host = await CommandHost.CreateAsync(commandLine, "migrate", "UserKeys.Migrate").ConfigureAwait(false);
+        if (host is null)
         {
-            await Console.Error.WriteLineAsync($"migrate: {configurationError}").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
-        using var host = builder.Build();
-        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("UserKeys.Migrate");
-        var upgrader = new DatabaseUpgrader(connectionString, logger) { Output = Console.Out };
+        var upgrader = new DatabaseUpgrader(host.ConnectionString, host.Logger) { Output = Console.Out };
         try
         {
             if (commandLine.Has("dry-run"))

@@ -1,0 +1,36 @@
+using UserKeys.Api.Infrastructure;
+
+namespace UserKeys.Api.Commands;
+
+/// <summary>
+/// What the one-shot verbs share: configuration (appsettings.json beside the executable, environment,
+/// command line), logs on stderr, and the validated connection string.
+/// </summary>
+internal sealed class CommandHost(IHost host, string connectionString, ILogger logger) : IDisposable
+{
+    public string ConnectionString { get; } = connectionString;
+
+    public ILogger Logger { get; } = logger;
+
+    /// <summary>The host for <paramref name="verb"/>, or null after telling stderr what configuration is missing.</summary>
+    public static async Task<CommandHost?> CreateAsync(CommandLine commandLine, string verb, string loggerCategory)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = commandLine.ConfigurationArgs,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        ConsoleSetup.LogToStandardError(builder.Logging);
+        var connectionString = DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError);
+        if (connectionString is null)
+        {
+            await Console.Error.WriteLineAsync($"{verb}: {configurationError}").ConfigureAwait(false);
+            return null;
+        }
+
+        var host = builder.Build();
+        return new CommandHost(host, connectionString, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger(loggerCategory));
+    }
+
+    public void Dispose() => host.Dispose();
+}
