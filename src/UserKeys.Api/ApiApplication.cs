@@ -37,6 +37,8 @@ internal static class ApiApplication
         services.AddScoped<UserService>();
         services.AddScoped<KeyService>();
         services.AddSingleton<UserCursor>();
+        services.AddSingleton<AuthCache>();
+        services.AddHostedService<AuthCacheListener>();
 
         services.AddBearerAuthentication();
         services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>

@@ -34,6 +34,7 @@ public sealed class UnitOfWork : IAsyncDisposable
     private UserRepository? _users;
     private ApiKeyRepository? _keys;
     private ServiceSecretRepository? _secrets;
+    private AuthChangeRepository? _authChanges;
     private bool _committed;
 
     internal UnitOfWork(UnitOfWorkMode mode, bool ownsConnection)
@@ -55,6 +56,8 @@ public sealed class UnitOfWork : IAsyncDisposable
     public ApiKeyRepository Keys => _keys ??= new ApiKeyRepository(Connection, Transaction);
 
     public ServiceSecretRepository Secrets => _secrets ??= new ServiceSecretRepository(Connection, Transaction);
+
+    public AuthChangeRepository AuthChanges => _authChanges ??= new AuthChangeRepository(Connection, Transaction);
 
     internal async Task OpenAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {

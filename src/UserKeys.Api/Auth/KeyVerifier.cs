@@ -19,7 +19,7 @@ internal sealed record Verification(ApiKeyWithUserRow? Key, string? Reason)
 /// database), then the key and its user by SHA-256 in one statement. Records use at most once a
 /// minute per key, so verification stays a read in the common case.
 /// </summary>
-internal sealed class KeyVerifier(RequestConnection requestConnection, TimeProvider clock)
+internal sealed class KeyVerifier(RequestConnection requestConnection, AuthCache cache, TimeProvider clock)
 {
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
@@ -30,13 +30,18 @@ internal sealed class KeyVerifier(RequestConnection requestConnection, TimeProvi
             return new Verification(null, Verification.Malformed);
         }
 
-        // Outside any transaction: authentication runs before the request's unit of work begins.
-        var connection = await requestConnection.GetAsync(cancellationToken).ConfigureAwait(false);
-        var keys = new ApiKeyRepository(connection, transaction: null);
-        var key = await keys.FindWithUserByTokenHashAsync(hash, cancellationToken).ConfigureAwait(false);
-        if (key is null)
+        if (!cache.TryGet(hash, out var key))
         {
-            return new Verification(null, Verification.NotFound);
+            var generation = cache.Generation;
+            var found = await (await KeysAsync(cancellationToken).ConfigureAwait(false))
+                .FindWithUserByTokenHashAsync(hash, cancellationToken).ConfigureAwait(false);
+            if (found is null)
+            {
+                return new Verification(null, Verification.NotFound);
+            }
+
+            key = found;
+            cache.Add(hash, key, generation);
         }
 
         if (key.RevokedAt is not null)
@@ -52,13 +57,18 @@ internal sealed class KeyVerifier(RequestConnection requestConnection, TimeProvi
 
         if (key.LastUsedAt is null || key.LastUsedAt < now - LastUsedResolution)
         {
-            var touched = await keys.TouchLastUsedAsync(key.Id, cancellationToken).ConfigureAwait(false);
-            if (touched is not null)
-            {
-                key = key with { LastUsedAt = touched };
-            }
+            var touched = await (await KeysAsync(cancellationToken).ConfigureAwait(false))
+                .TouchLastUsedAsync(key.Id, cancellationToken).ConfigureAwait(false);
+            // Null: another instance recorded a use within the minute. Remember "now" so as not to try
+            // again on every request; the exact time is in the database.
+            key = key with { LastUsedAt = touched ?? now };
+            cache.Update(hash, key);
         }
 
         return new Verification(key, null);
     }
+
+    // Outside any transaction: authentication runs before the request's unit of work begins.
+    private async Task<ApiKeyRepository> KeysAsync(CancellationToken cancellationToken) =>
+        new(await requestConnection.GetAsync(cancellationToken).ConfigureAwait(false), transaction: null);
 }

@@ -98,6 +98,7 @@ internal static class BootstrapAdminCommand
                     else if (user.Role != Roles.Admin)
                     {
                         user = await unit.Users.UpdateAsync(new UserUpdate(user.Id, Role: Roles.Admin), ct).ConfigureAwait(false);
+                        await unit.AuthChanges.UserChangedAsync(user.Id, ct).ConfigureAwait(false);
                         logger.LogWarning("User {UserId} existed as a member and is now an admin", user.Id);
                     }
 

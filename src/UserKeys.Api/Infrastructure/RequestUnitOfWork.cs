@@ -7,6 +7,18 @@ namespace UserKeys.Api.Infrastructure;
 internal sealed class RequestUnitOfWork
 {
     private UnitOfWork? _current;
+    private List<Action>? _afterCommit;
+
+    /// <summary>Runs <paramref name="action"/> once the request's transaction has committed (never if it rolls back).</summary>
+    public void AfterCommit(Action action) => (_afterCommit ??= []).Add(action);
+
+    internal void RunAfterCommit()
+    {
+        foreach (var action in _afterCommit ?? [])
+        {
+            action();
+        }
+    }
 
     public UnitOfWork Current
     {
@@ -40,11 +52,13 @@ internal sealed class UnitOfWorkFilter : IEndpointFilter
             var unit = await services.GetRequiredService<UnitOfWorkFactory>().BeginAsync(connection, mode, http.RequestAborted).ConfigureAwait(false);
             await using (unit.ConfigureAwait(false))
             {
-                services.GetRequiredService<RequestUnitOfWork>().Current = unit;
+                var request = services.GetRequiredService<RequestUnitOfWork>();
+                request.Current = unit;
                 var result = await next(context).ConfigureAwait(false);
                 if (mode != UnitOfWorkMode.ReadOnly && IsSuccess(result))
                 {
                     await unit.CommitAsync(http.RequestAborted).ConfigureAwait(false);
+                    request.RunAfterCommit();
                 }
 
                 return result;

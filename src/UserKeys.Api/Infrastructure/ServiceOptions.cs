@@ -15,6 +15,10 @@ internal sealed class ServiceOptions
     [Range(1, 60)]
     public int ReadinessTimeoutSeconds { get; set; } = 2;
 
+    /// <summary>How long a verified key may be served from memory (0 turns the cache off). Revocation evicts at once regardless.</summary>
+    [Range(0, 300)]
+    public int AuthCacheSeconds { get; set; } = 30;
+
     /// <summary>How long a stopping service lets in-flight requests finish.</summary>
     [Range(1, 300)]
     public int ShutdownTimeoutSeconds { get; set; } = 30;

@@ -7,7 +7,7 @@ using UserKeys.Data.Keys;
 namespace UserKeys.Api.Keys;
 
 /// <summary>What the key endpoints do, on the request's unit of work. Never commits.</summary>
-internal sealed class KeyService(RequestUnitOfWork request)
+internal sealed class KeyService(RequestUnitOfWork request, AuthCache authCache)
 {
     public const int NameMaxLength = 120;
 
@@ -43,13 +43,23 @@ internal sealed class KeyService(RequestUnitOfWork request)
     public async Task<KeyResponse> RevokeAsync(Caller caller, long userId, long keyId, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, userId);
-        return KeyResponse.From(await Unit.Keys.RevokeAsync(userId, keyId, cancellationToken).ConfigureAwait(false));
+        var key = await Unit.Keys.RevokeAsync(userId, keyId, cancellationToken).ConfigureAwait(false);
+        await KeyChangedAsync(keyId, cancellationToken).ConfigureAwait(false);
+        return KeyResponse.From(key);
     }
 
-    public Task DeleteAsync(Caller caller, long userId, long keyId, CancellationToken cancellationToken)
+    public async Task DeleteAsync(Caller caller, long userId, long keyId, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, userId);
-        return Unit.Keys.DeleteAsync(userId, keyId, cancellationToken);
+        await Unit.Keys.DeleteAsync(userId, keyId, cancellationToken).ConfigureAwait(false);
+        await KeyChangedAsync(keyId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The next request on this instance must not find the key in the cache; other instances hear it on commit.</summary>
+    private async Task KeyChangedAsync(long keyId, CancellationToken cancellationToken)
+    {
+        await Unit.AuthChanges.KeyChangedAsync(keyId, cancellationToken).ConfigureAwait(false);
+        request.AfterCommit(() => authCache.EvictKey(keyId));
     }
 
     /// <summary>Reads and checks a key's <c>name</c> and <c>expires_at</c> (which must lie in the future).</summary>

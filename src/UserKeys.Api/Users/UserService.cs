@@ -7,7 +7,7 @@ using UserKeys.Data.Users;
 namespace UserKeys.Api.Users;
 
 /// <summary>What the user endpoints do, on the request's unit of work. Never commits: the request boundary does.</summary>
-internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors)
+internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors, AuthCache authCache)
 {
     private UnitOfWork Unit => request.Current;
 
@@ -58,7 +58,7 @@ internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors)
     }
 
     /// <exception cref="ForbiddenError">A member tried to change a role.</exception>
-    public Task<UserRow> UpdateAsync(Caller caller, UserUpdate update, CancellationToken cancellationToken)
+    public async Task<UserRow> UpdateAsync(Caller caller, UserUpdate update, CancellationToken cancellationToken)
     {
         EnsureCanActOn(caller, update.Id);
         if (update.Role is not null && !caller.IsAdmin)
@@ -66,10 +66,23 @@ internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors)
             throw new ForbiddenError("Only an admin may change a role.");
         }
 
-        return Unit.Users.UpdateAsync(update, cancellationToken);
+        var user = await Unit.Users.UpdateAsync(update, cancellationToken).ConfigureAwait(false);
+        await UserChangedAsync(update.Id, cancellationToken).ConfigureAwait(false);
+        return user;
     }
 
-    public Task DeleteAsync(long id, CancellationToken cancellationToken) => Unit.Users.DeleteAsync(id, cancellationToken);
+    public async Task DeleteAsync(long id, CancellationToken cancellationToken)
+    {
+        await Unit.Users.DeleteAsync(id, cancellationToken).ConfigureAwait(false);
+        await UserChangedAsync(id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Cached credentials carry the user's role and email: drop them here now, everywhere on commit.</summary>
+    private async Task UserChangedAsync(long userId, CancellationToken cancellationToken)
+    {
+        await Unit.AuthChanges.UserChangedAsync(userId, cancellationToken).ConfigureAwait(false);
+        request.AfterCommit(() => authCache.EvictUser(userId));
+    }
 
     /// <summary>A member asking for another user gets 404: whether that user exists is none of its business.</summary>
     public static void EnsureCanActOn(Caller caller, long userId)

@@ -39,6 +39,13 @@ public static class SqlCatalog
     public static class Session
     {
         public static readonly SqlStatement SetTransactionReadOnly = Load("session/set_transaction_read_only");
+        public static readonly SqlStatement Ping = Load("session/ping");
+    }
+
+    public static class Auth
+    {
+        public static readonly SqlStatement NotifyChanged = Load("auth/notify_changed");
+        public static readonly SqlStatement Listen = Load("auth/listen");
     }
 
     public static class Secrets

@@ -1,0 +1,4 @@
+-- auth/listen: subscribe this session (the auth cache's own connection) to credential changes.
+-- Parameters: none
+-- Index: none (no table is read).
+LISTEN userkeys_auth_changed

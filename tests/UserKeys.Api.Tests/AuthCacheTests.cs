@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using UserKeys.Api.Auth;
+using UserKeys.Testing;
+
+namespace UserKeys.Api.Tests;
+
+/// <summary>Two instances of the service on one database, as behind a load balancer.</summary>
+public sealed class TwoInstances : IAsyncLifetime
+{
+    public ApiFactory One { get; private set; } = null!;
+
+    public ApiFactory Two { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        One = new ApiFactory();
+        await ((IAsyncLifetime)One).InitializeAsync();
+        Two = new SecondInstance(One.Database);
+        await ((IAsyncLifetime)Two).InitializeAsync();
+        foreach (var instance in new[] { One, Two })
+        {
+            _ = instance.Server; // start it
+            var cache = instance.Services.GetRequiredService<AuthCache>();
+            var clock = Stopwatch.StartNew();
+            while (!cache.Enabled && clock.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(20);
+            }
+
+            Assert.True(cache.Enabled, "the auth cache listener did not connect");
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Two.DisposeAsync();
+        await ((IAsyncLifetime)One).DisposeAsync();
+    }
+
+    private sealed class SecondInstance(TestDatabase database) : ApiFactory
+    {
+        protected override Task<TestDatabase> CreateDatabaseAsync() => Task.FromResult(database);
+    }
+}
+
+public sealed class AuthCacheTests(TwoInstances instances) : IClassFixture<TwoInstances>
+{
+    private ApiFactory One => instances.One;
+
+    private ApiFactory Two => instances.Two;
+
+    /// <summary>Polls <paramref name="client"/> until it is refused; the time that took.</summary>
+    private static async Task<TimeSpan> TimeUntilRefused(HttpClient client, string path)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            var response = await client.GetAsync(path);
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            {
+                return clock.Elapsed;
+            }
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await Task.Delay(10);
+        }
+
+        return clock.Elapsed;
+    }
+
+    [Fact]
+    public async Task A_cached_key_authenticates_without_any_statement()
+    {
+        var member = await One.CreateUserWithKey();
+        using var client = One.Client(member.Token);
+        await (await client.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+
+        using var counter = new StatementCounter(One.Database.Name);
+        var statements = await counter.Measure(async () => await (await client.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK));
+
+        Assert.Equal(0, statements);
+    }
+
+    [Fact]
+    public async Task A_key_revoked_on_one_instance_is_refused_by_the_other_within_a_second()
+    {
+        var member = await One.CreateUserWithKey();
+        using var onTwo = Two.Client(member.Token);
+        await (await onTwo.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK); // cached on instance two
+
+        using var onOne = One.Client(member.Token);
+        await (await onOne.PostAsync($"/v1/users/{member.Id}/keys/{member.KeyId}/revoke", null)).Expect(HttpStatusCode.OK);
+
+        // The instance that revoked refuses the very next request.
+        await (await onOne.GetAsync("/v1/users/me")).Expect(HttpStatusCode.Unauthorized);
+        Assert.True(await TimeUntilRefused(onTwo, "/v1/users/me") < TimeSpan.FromSeconds(1));
+        var verdict = await (await Two.Client().PostJson("/v1/keys/verify", new { token = member.Token })).Expect(HttpStatusCode.OK);
+        Assert.Equal("revoked", verdict.Str("reason"));
+    }
+
+    [Fact]
+    public async Task A_deleted_key_or_user_is_refused_by_the_other_instance_within_a_second()
+    {
+        var keyOwner = await One.CreateUserWithKey();
+        var userOwner = await One.CreateUserWithKey();
+        using var keyOnTwo = Two.Client(keyOwner.Token);
+        using var userOnTwo = Two.Client(userOwner.Token);
+        await (await keyOnTwo.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+        await (await userOnTwo.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+
+        using var admin = One.Admin();
+        await (await admin.DeleteAsync($"/v1/users/{keyOwner.Id}/keys/{keyOwner.KeyId}")).Expect(HttpStatusCode.NoContent);
+        await (await admin.DeleteAsync($"/v1/users/{userOwner.Id}")).Expect(HttpStatusCode.NoContent);
+
+        Assert.True(await TimeUntilRefused(keyOnTwo, "/v1/users/me") < TimeSpan.FromSeconds(1));
+        Assert.True(await TimeUntilRefused(userOnTwo, "/v1/users/me") < TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task A_demoted_admin_loses_admin_rights_on_the_other_instance_within_a_second()
+    {
+        var promoted = await One.CreateUserWithKey(role: "admin");
+        using var onTwo = Two.Client(promoted.Token);
+        await (await onTwo.GetAsync("/v1/users?limit=1")).Expect(HttpStatusCode.OK);
+
+        using var admin = One.Admin();
+        await (await admin.PatchJson($"/v1/users/{promoted.Id}", new { role = "member" })).Expect(HttpStatusCode.OK);
+
+        Assert.True(await TimeUntilRefused(onTwo, "/v1/users?limit=1") < TimeSpan.FromSeconds(1));
+        var me = await (await onTwo.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+        Assert.Equal("member", me.Str("role"));
+    }
+
+    [Fact]
+    public async Task A_failed_revoke_leaves_the_key_working()
+    {
+        var member = await One.CreateUserWithKey();
+        var other = await One.CreateUserWithKey();
+        using var client = One.Client(member.Token);
+        await (await client.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+
+        await (await client.PostAsync($"/v1/users/{other.Id}/keys/{other.KeyId}/revoke", null)).Expect(HttpStatusCode.NotFound);
+
+        using var otherClient = Two.Client(other.Token);
+        await (await otherClient.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+    }
+}
+
+/// <summary>
+/// An instance whose cache is on but which never hears notifications: what it refuses right after a
+/// change, it refuses because the request that made the change evicted the entry itself.
+/// </summary>
+public sealed class DeafInstanceFactory : ApiFactory
+{
+    protected override void ConfigureTestServices(IServiceCollection services)
+    {
+        services.Remove(services.Single(service => service.ImplementationType == typeof(AuthCacheListener)));
+        services.AddHostedService<DeafListener>();
+    }
+
+    private sealed class DeafListener(AuthCache cache) : Microsoft.Extensions.Hosting.IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            cache.SetListening(true);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
+
+public sealed class LocalEvictionTests(DeafInstanceFactory api) : IClassFixture<DeafInstanceFactory>
+{
+    [Fact]
+    public async Task The_instance_that_revokes_refuses_the_next_request_without_any_notification()
+    {
+        var member = await api.CreateUserWithKey();
+        using var client = api.Client(member.Token);
+        await (await client.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+        Assert.True(api.Services.GetRequiredService<AuthCache>().Count > 0);
+
+        await (await client.PostAsync($"/v1/users/{member.Id}/keys/{member.KeyId}/revoke", null)).Expect(HttpStatusCode.OK);
+
+        await (await client.GetAsync("/v1/users/me")).Expect(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task Deleting_and_demoting_also_take_effect_on_the_next_request()
+    {
+        var admin = await api.CreateUserWithKey(role: "admin");
+        var doomed = await api.CreateUserWithKey();
+        using var asAdmin = api.Client(admin.Token);
+        using var asDoomed = api.Client(doomed.Token);
+        await (await asAdmin.GetAsync("/v1/users?limit=1")).Expect(HttpStatusCode.OK);
+        await (await asDoomed.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+
+        await (await asAdmin.DeleteAsync($"/v1/users/{doomed.Id}")).Expect(HttpStatusCode.NoContent);
+        await (await asAdmin.PatchJson($"/v1/users/{admin.Id}", new { role = "member" })).Expect(HttpStatusCode.OK);
+
+        await (await asDoomed.GetAsync("/v1/users/me")).Expect(HttpStatusCode.Unauthorized);
+        await (await asAdmin.GetAsync("/v1/users?limit=1")).Expect(HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
+    public async Task A_rolled_back_change_evicts_nothing_and_changes_nothing()
+    {
+        var member = await api.CreateUserWithKey();
+        var other = await api.CreateUserWithKey();
+        using var client = api.Client(member.Token);
+        await (await client.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+
+        // A taken email: the UPDATE fails, the request rolls back, the after-commit eviction never runs.
+        await (await client.PatchJson($"/v1/users/{member.Id}", new { email = other.Email })).Expect(HttpStatusCode.Conflict);
+
+        var me = await (await client.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+        Assert.Equal(member.Email, me.Str("email"));
+    }
+}
