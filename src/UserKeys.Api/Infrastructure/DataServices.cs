@@ -27,11 +27,36 @@ internal static class DataServices
             }
 
             var builder = new NpgsqlDataSourceBuilder(options.ConnectionString);
+            ApplyDefaults(builder.ConnectionStringBuilder, options.ConnectionString!);
             builder.UseLoggerFactory(provider.GetRequiredService<ILoggerFactory>());
             return builder.Build();
         });
         services.AddSingleton(provider => new UnitOfWorkFactory(provider.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton(TimeProvider.System);
         return services;
+    }
+
+    /// <summary>
+    /// Settings the service wants unless the connection string says otherwise: every statement comes from
+    /// a fixed catalog, so auto-preparing them saves PostgreSQL a parse and plan per execution; and the
+    /// service never changes session state, so a pooled connection needs no DISCARD ALL on its way back.
+    /// </summary>
+    internal static void ApplyDefaults(NpgsqlConnectionStringBuilder builder, string original)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = original };
+        if (!given.ContainsKey("Max Auto Prepare") && !given.ContainsKey("MaxAutoPrepare"))
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+
+        if (!given.ContainsKey("Auto Prepare Min Usages") && !given.ContainsKey("AutoPrepareMinUsages"))
+        {
+            builder.AutoPrepareMinUsages = 2;
+        }
+
+        if (!given.ContainsKey("No Reset On Close") && !given.ContainsKey("NoResetOnClose"))
+        {
+            builder.NoResetOnClose = true;
+        }
     }
 }

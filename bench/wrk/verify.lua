@@ -1,0 +1,15 @@
+-- POST /v1/keys/verify with a random real token from the seed (no authentication).
+package.path = package.path .. ";" .. os.getenv("BENCH_WRK") .. "/?.lua"
+local c = require("common")
+local tokens = {}
+local headers = { ["Content-Type"] = "application/json" }
+function init(args)
+  for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+  math.randomseed(os.time() + (tid or 0))
+end
+function request()
+  local body = '{"token":"' .. tokens[math.random(1, #tokens)] .. '"}'
+  return wrk.format("POST", "/v1/keys/verify", headers, body)
+end
+setup = c.setup
+done = c.done
