@@ -93,4 +93,56 @@ public sealed class UserPagingTests
 
         Assert.Equal(ListingOrder(seeded).Take(3), page.Select(row => row.Id));
     }
+
+    [Fact]
+    public async Task The_with_keys_forms_return_each_page_user_once_with_all_its_keys_in_order()
+    {
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync();
+        var units = new UnitOfWorkFactory(database.DataSource);
+        var seeded = await Seed(units, groups: 3, perGroup: 7);
+        var keysOf = new Dictionary<long, List<long>>();
+        foreach (var (user, index) in seeded.Select((user, index) => (user, index)))
+        {
+            keysOf[user.Id] = [];
+            for (var k = 0; k < index % 3; k++) // 0, 1 or 2 keys
+            {
+                var key = await units.RunAsync((unit, ct) => unit.Keys.CreateAsync(
+                    new Keys.NewApiKey(user.Id, $"k{k}", "uk_test", Unique.TokenHash(), null), ct), CancellationToken.None);
+                keysOf[user.Id].Add(key.Id);
+            }
+        }
+
+        var order = ListingOrder(seeded);
+        var walked = new List<UserWithKeys>();
+        UserPosition? after = null;
+        while (true)
+        {
+            var page = await units.ReadAsync((unit, ct) => after is { } position
+                ? unit.Users.ListPageAfterWithKeysAsync(position, 4, ct)
+                : unit.Users.ListFirstPageWithKeysAsync(4, ct), CancellationToken.None);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            Assert.True(page.Count <= 4); // the limit counts users, not key rows
+            walked.AddRange(page);
+            after = new UserPosition(page[^1].User.CreatedAt, page[^1].User.Id);
+        }
+
+        Assert.Equal(order, walked.Select(entry => entry.User.Id));
+        Assert.All(walked, entry => Assert.Equal(keysOf[entry.User.Id], entry.Keys.Select(key => key.Id)));
+        Assert.All(walked, entry => Assert.All(entry.Keys, key => Assert.Equal(entry.User.Id, key.UserId)));
+
+        var byOffset = await units.ReadAsync((unit, ct) => unit.Users.ListPageByOffsetWithKeysAsync(5, 3, ct), CancellationToken.None);
+        Assert.Equal(order.Skip(3).Take(5), byOffset.Select(entry => entry.User.Id));
+        Assert.All(byOffset, entry => Assert.Equal(keysOf[entry.User.Id], entry.Keys.Select(key => key.Id)));
+
+        var withTwo = seeded[2];
+        var found = await units.ReadAsync((unit, ct) => unit.Users.FindByEmailWithKeysAsync(withTwo.Email.ToUpperInvariant(), ct), CancellationToken.None);
+        Assert.NotNull(found);
+        Assert.Equal(withTwo, found.User);
+        Assert.Equal(keysOf[withTwo.Id], found.Keys.Select(key => key.Id));
+        Assert.Null(await units.ReadAsync((unit, ct) => unit.Users.FindByEmailWithKeysAsync(Unique.Email(), ct), CancellationToken.None));
+    }
 }

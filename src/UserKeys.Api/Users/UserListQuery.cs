@@ -15,14 +15,12 @@ internal sealed record UserListQuery(string? Email, int Limit, string? After, in
     public const int DefaultLimit = 50;
     public const int MaxLimit = 100;
 
-    /// <summary>A lookup or a plain first/after page is one statement; the rest read one snapshot.</summary>
-    public static UnitOfWorkMode ModeFor(HttpContext context)
-    {
-        var query = context.Request.Query;
-        return query.ContainsKey("offset") || query.ContainsKey("include")
-            ? UnitOfWorkMode.ReadOnly
-            : UnitOfWorkMode.SingleStatement;
-    }
+    /// <summary>
+    /// A lookup or a keyset page is one statement (with its keys too: one joined statement), so no
+    /// transaction; offset paging reads the total and the page in one read-only snapshot.
+    /// </summary>
+    public static UnitOfWorkMode ModeFor(HttpContext context) =>
+        context.Request.Query.ContainsKey("offset") ? UnitOfWorkMode.ReadOnly : UnitOfWorkMode.SingleStatement;
 
     public static UserListQuery Parse(IQueryCollection query)
     {

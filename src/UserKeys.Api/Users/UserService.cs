@@ -23,8 +23,14 @@ internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors,
 
     public async Task<UserLookupResponse> FindByEmailAsync(string email, bool includeKeys, CancellationToken cancellationToken)
     {
+        if (includeKeys)
+        {
+            var found = await Unit.Users.FindByEmailWithKeysAsync(email, cancellationToken).ConfigureAwait(false);
+            return new UserLookupResponse(found is null ? [] : [Respond(found)]);
+        }
+
         var user = await Unit.Users.FindByEmailAsync(email, cancellationToken).ConfigureAwait(false);
-        return new UserLookupResponse(user is null ? [] : await WithKeysAsync([user], includeKeys, cancellationToken).ConfigureAwait(false));
+        return new UserLookupResponse(user is null ? [] : [UserResponse.From(user)]);
     }
 
     public async Task<UserPageResponse> ListPageAsync(int limit, string? after, bool includeKeys, CancellationToken cancellationToken)
@@ -41,20 +47,29 @@ internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors,
             position = decoded;
         }
 
-        // One row more than the page tells whether a next page exists, without a count.
-        var rows = position is { } from
-            ? await Unit.Users.ListPageAfterAsync(from, limit + 1, cancellationToken).ConfigureAwait(false)
-            : await Unit.Users.ListFirstPageAsync(limit + 1, cancellationToken).ConfigureAwait(false);
-        var page = rows.Count > limit ? rows.Take(limit).ToList() : rows;
-        var next = rows.Count > limit ? cursors.Encode(new UserPosition(page[^1].CreatedAt, page[^1].Id)) : null;
-        return new UserPageResponse(await WithKeysAsync(page, includeKeys, cancellationToken).ConfigureAwait(false), next);
+        // One user more than the page tells whether a next page exists, without a count.
+        var users = Unit.Users;
+        IReadOnlyList<UserWithKeys> rows = includeKeys
+            ? position is { } from
+                ? await users.ListPageAfterWithKeysAsync(from, limit + 1, cancellationToken).ConfigureAwait(false)
+                : await users.ListFirstPageWithKeysAsync(limit + 1, cancellationToken).ConfigureAwait(false)
+            : (position is { } start
+                ? await users.ListPageAfterAsync(start, limit + 1, cancellationToken).ConfigureAwait(false)
+                : await users.ListFirstPageAsync(limit + 1, cancellationToken).ConfigureAwait(false))
+                .Select(user => new UserWithKeys(user, [])).ToList();
+        var page = rows.Take(limit).ToList();
+        var next = rows.Count > limit ? cursors.Encode(new UserPosition(page[^1].User.CreatedAt, page[^1].User.Id)) : null;
+        return new UserPageResponse(page.Select(user => includeKeys ? Respond(user) : UserResponse.From(user.User)).ToList(), next);
     }
 
     public async Task<UserOffsetPageResponse> ListOffsetPageAsync(int limit, int offset, bool includeKeys, CancellationToken cancellationToken)
     {
+        // Two statements, one snapshot (the unit of work is ReadOnly): the total matches the page.
         var total = await Unit.Users.CountAsync(cancellationToken).ConfigureAwait(false);
-        var page = await Unit.Users.ListPageByOffsetAsync(limit, offset, cancellationToken).ConfigureAwait(false);
-        return new UserOffsetPageResponse(await WithKeysAsync(page, includeKeys, cancellationToken).ConfigureAwait(false), total, limit, offset);
+        IReadOnlyList<UserResponse> page = includeKeys
+            ? (await Unit.Users.ListPageByOffsetWithKeysAsync(limit, offset, cancellationToken).ConfigureAwait(false)).Select(Respond).ToList()
+            : (await Unit.Users.ListPageByOffsetAsync(limit, offset, cancellationToken).ConfigureAwait(false)).Select(user => UserResponse.From(user)).ToList();
+        return new UserOffsetPageResponse(page, total, limit, offset);
     }
 
     /// <exception cref="ForbiddenError">A member tried to change a role.</exception>
@@ -93,18 +108,6 @@ internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors,
         }
     }
 
-    /// <summary>The users, with their keys when asked: ONE extra statement for the whole page, whatever its size.</summary>
-    private async Task<IReadOnlyList<UserResponse>> WithKeysAsync(IReadOnlyList<UserRow> users, bool includeKeys, CancellationToken cancellationToken)
-    {
-        if (!includeKeys)
-        {
-            return users.Select(user => UserResponse.From(user)).ToList();
-        }
-
-        var keys = users.Count == 0
-            ? []
-            : await Unit.Keys.ListByUsersAsync(users.Select(user => user.Id).ToList(), cancellationToken).ConfigureAwait(false);
-        var byUser = keys.ToLookup(key => key.UserId);
-        return users.Select(user => UserResponse.From(user, byUser[user.Id].Select(KeyResponse.From).ToList())).ToList();
-    }
+    private static UserResponse Respond(UserWithKeys user) =>
+        UserResponse.From(user.User, user.Keys.Select(KeyResponse.From).ToList());
 }

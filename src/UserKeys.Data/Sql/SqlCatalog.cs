@@ -22,6 +22,10 @@ public static class SqlCatalog
         public static readonly SqlStatement ListFirstPage = Load("users/list_first_page");
         public static readonly SqlStatement ListPageAfter = Load("users/list_page_after");
         public static readonly SqlStatement ListPageByOffset = Load("users/list_page_by_offset");
+        public static readonly SqlStatement FindByEmailWithKeys = Load("users/find_by_email_with_keys");
+        public static readonly SqlStatement ListFirstPageWithKeys = Load("users/list_first_page_with_keys");
+        public static readonly SqlStatement ListPageAfterWithKeys = Load("users/list_page_after_with_keys");
+        public static readonly SqlStatement ListPageByOffsetWithKeys = Load("users/list_page_by_offset_with_keys");
     }
 
     public static class Keys

@@ -86,4 +86,26 @@ public sealed class UserRepository(IDbConnection connection, IDbTransaction? tra
     public async Task<IReadOnlyList<UserRow>> ListPageByOffsetAsync(int limit, int offset, CancellationToken cancellationToken) =>
         (await Connection.QueryAsync<UserRow>(Command(SqlCatalog.Users.ListPageByOffset, new { limit, offset }, cancellationToken))
             .ConfigureAwait(false)).AsList();
+
+    /// <summary>The user with this email (case-insensitively) and all its keys, in one statement; null when none.</summary>
+    public async Task<UserWithKeys?> FindByEmailWithKeysAsync(string email, CancellationToken cancellationToken) =>
+        UserKeyJoinRow.Group(await Connection.QueryAsync<UserKeyJoinRow>(Command(SqlCatalog.Users.FindByEmailWithKeys, new { email }, cancellationToken))
+            .ConfigureAwait(false)).SingleOrDefault();
+
+    /// <summary>The newest <paramref name="limit"/> users with all their keys, in one statement.</summary>
+    public async Task<IReadOnlyList<UserWithKeys>> ListFirstPageWithKeysAsync(int limit, CancellationToken cancellationToken) =>
+        UserKeyJoinRow.Group(await Connection.QueryAsync<UserKeyJoinRow>(Command(SqlCatalog.Users.ListFirstPageWithKeys, new { limit }, cancellationToken))
+            .ConfigureAwait(false));
+
+    /// <summary>Up to <paramref name="limit"/> users after <paramref name="after"/>, with all their keys, in one statement.</summary>
+    public async Task<IReadOnlyList<UserWithKeys>> ListPageAfterWithKeysAsync(UserPosition after, int limit, CancellationToken cancellationToken) =>
+        UserKeyJoinRow.Group(await Connection.QueryAsync<UserKeyJoinRow>(Command(
+            SqlCatalog.Users.ListPageAfterWithKeys,
+            new { after_created_at = after.CreatedAt, after_id = after.Id, limit },
+            cancellationToken)).ConfigureAwait(false));
+
+    /// <summary>An offset page of users with all their keys, in one statement.</summary>
+    public async Task<IReadOnlyList<UserWithKeys>> ListPageByOffsetWithKeysAsync(int limit, int offset, CancellationToken cancellationToken) =>
+        UserKeyJoinRow.Group(await Connection.QueryAsync<UserKeyJoinRow>(Command(
+            SqlCatalog.Users.ListPageByOffsetWithKeys, new { limit, offset }, cancellationToken)).ConfigureAwait(false));
 }

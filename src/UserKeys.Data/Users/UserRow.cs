@@ -34,3 +34,61 @@ public sealed record UserUpdate(long Id, string? Email = null, bool SetName = fa
 
 /// <summary>The position after which a keyset page starts: the last row of the previous page.</summary>
 public readonly record struct UserPosition(DateTime CreatedAt, long Id);
+
+/// <summary>A user with all of its keys (oldest first), as the <c>*_with_keys</c> statements return them.</summary>
+public sealed record UserWithKeys(UserRow User, IReadOnlyList<Keys.ApiKeyRow> Keys);
+
+/// <summary>One row of a <c>*_with_keys</c> statement: a user and one of its keys (null columns: no key).</summary>
+internal sealed record UserKeyJoinRow
+{
+    public long Id { get; init; }
+
+    public required string Email { get; init; }
+
+    public string? Name { get; init; }
+
+    public required string Role { get; init; }
+
+    public DateTime CreatedAt { get; init; }
+
+    public long? KeyId { get; init; }
+
+    public string? KeyName { get; init; }
+
+    public string? KeyPrefix { get; init; }
+
+    public DateTime? KeyCreatedAt { get; init; }
+
+    public DateTime? KeyExpiresAt { get; init; }
+
+    public DateTime? KeyRevokedAt { get; init; }
+
+    public DateTime? KeyLastUsedAt { get; init; }
+
+    /// <summary>Folds the rows (ordered by user, then key) back into users with their keys, keeping the order.</summary>
+    public static IReadOnlyList<UserWithKeys> Group(IEnumerable<UserKeyJoinRow> rows)
+    {
+        var users = new List<UserWithKeys>();
+        List<Keys.ApiKeyRow>? keys = null;
+        foreach (var row in rows)
+        {
+            if (users.Count == 0 || users[^1].User.Id != row.Id)
+            {
+                keys = [];
+                users.Add(new UserWithKeys(
+                    new UserRow { Id = row.Id, Email = row.Email, Name = row.Name, Role = row.Role, CreatedAt = row.CreatedAt }, keys));
+            }
+
+            if (row.KeyId is { } keyId)
+            {
+                keys!.Add(new Keys.ApiKeyRow
+                {
+                    Id = keyId, UserId = row.Id, Name = row.KeyName, Prefix = row.KeyPrefix!, CreatedAt = row.KeyCreatedAt!.Value,
+                    ExpiresAt = row.KeyExpiresAt, RevokedAt = row.KeyRevokedAt, LastUsedAt = row.KeyLastUsedAt,
+                });
+            }
+        }
+
+        return users;
+    }
+}

@@ -1,0 +1,18 @@
+-- users/find_by_email_with_keys: one user by email (case-insensitively) with every key of theirs, in ONE statement:
+-- one round trip and one snapshot, whatever the page size (include=keys). One row per key, ordered
+-- like the listing, then by key id; a user without keys comes once, with null key columns.
+-- Parameters: @email text
+-- Index: users_email_lower_key, then api_keys_user_id_idx.
+SELECT p.id, p.email, p.name, p.role, p.created_at,
+       k.id           AS key_id,
+       k.name         AS key_name,
+       k.prefix       AS key_prefix,
+       k.created_at   AS key_created_at,
+       k.expires_at   AS key_expires_at,
+       k.revoked_at   AS key_revoked_at,
+       k.last_used_at AS key_last_used_at
+FROM (SELECT id, email, name, role, created_at
+      FROM users
+      WHERE lower(email) = lower(@email)) p
+LEFT JOIN api_keys k ON k.user_id = p.id
+ORDER BY p.created_at DESC, p.id DESC, k.id

@@ -1,0 +1,20 @@
+-- users/list_page_after_with_keys: the keyset page after a cursor, with every key of its users, in ONE statement:
+-- one round trip and one snapshot, whatever the page size (include=keys). One row per key, ordered
+-- like the listing, then by key id; a user without keys comes once, with null key columns.
+-- Parameters: @after_created_at timestamptz, @after_id bigint, @limit integer (users, not rows)
+-- Index: users_created_at_id_idx for the page (index condition on the row comparison), then api_keys_user_id_idx per user.
+SELECT p.id, p.email, p.name, p.role, p.created_at,
+       k.id           AS key_id,
+       k.name         AS key_name,
+       k.prefix       AS key_prefix,
+       k.created_at   AS key_created_at,
+       k.expires_at   AS key_expires_at,
+       k.revoked_at   AS key_revoked_at,
+       k.last_used_at AS key_last_used_at
+FROM (SELECT id, email, name, role, created_at
+      FROM users
+      WHERE (created_at, id) < (@after_created_at, @after_id)
+      ORDER BY created_at DESC, id DESC
+      LIMIT @limit) p
+LEFT JOIN api_keys k ON k.user_id = p.id
+ORDER BY p.created_at DESC, p.id DESC, k.id
