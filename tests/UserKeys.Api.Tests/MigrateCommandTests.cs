@@ -131,3 +131,53 @@ public sealed class MigrateCommandTests
         Assert.Contains("Usage:", result.StandardError);
     }
 }
+
+/// <summary>A deploy pipeline's upgrader killed (SIGKILL) in the middle of a script.</summary>
+public sealed class KilledUpgraderTests
+{
+    [Fact]
+    public async Task An_upgrader_killed_mid_script_leaves_the_journal_consistent_and_the_next_run_completes()
+    {
+        await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
+        var scripts = DatabaseUpgrader.EmbeddedScripts();
+        // The first script applied; the second (it references users) will wait on a lock we hold.
+        var first = await new DatabaseUpgrader(database.ConnectionString, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance)
+        {
+            Scripts = [scripts[0]],
+        }.UpgradeAsync(CancellationToken.None);
+        Assert.True(first.Successful);
+
+        await using var blocker = await database.DataSource.OpenConnectionAsync();
+        await using var hold = await blocker.BeginTransactionAsync();
+        await blocker.ExecuteAsync(TestSql.Get("lock_users_table"), transaction: hold);
+
+        using var upgrader = CliProcess.Start(database.ConnectionString, "migrate");
+        await using (var watch = await database.DataSource.OpenConnectionAsync())
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (await watch.ExecuteScalarAsync<long>(TestSql.Get("count_backends_waiting_on_lock")) == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the upgrader never reached the blocked script");
+                await Task.Delay(50);
+            }
+        }
+
+        upgrader.Kill(entireProcessTree: true); // SIGKILL: no clean-up of any kind
+        await upgrader.WaitForExitAsync();
+        await hold.RollbackAsync();
+
+        // The killed run's script rolled back with its dead session; the journal has only what committed.
+        var journal = await Journal(database);
+        Assert.Equal([scripts[0].Name], journal);
+
+        var next = await CliProcess.RunAsync(database.ConnectionString, "migrate");
+        Assert.True(next.ExitCode == 0, next.StandardError);
+        Assert.Equal(scripts.Select(script => script.Name), await Journal(database));
+    }
+
+    private static async Task<List<string>> Journal(TestDatabase database)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        return (await connection.QueryAsync<string>(TestSql.Get("journal_scripts"))).AsList();
+    }
+}

@@ -57,5 +57,11 @@ public sealed class SecretsTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.NotEmpty(dump);
         Assert.All(tokens, token => Assert.DoesNotContain(token, dump));
         Assert.All(tokens, token => Assert.DoesNotContain(token[ApiToken.PrefixLength..], dump));
+
+        // And what a backup would hold: pg_dump of the whole database.
+        var backup = await PostgresTools.DumpAsync(api.Database.ConnectionString);
+        Assert.Contains("COPY public.api_keys", backup);
+        Assert.All(tokens, token => Assert.DoesNotContain(token, backup));
+        Assert.All(tokens, token => Assert.DoesNotContain(token[ApiToken.PrefixLength..], backup));
     }
 }

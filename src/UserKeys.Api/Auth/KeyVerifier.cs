@@ -19,11 +19,25 @@ internal sealed record Verification(ApiKeyWithUserRow? Key, string? Reason)
 /// database), then the key and its user by SHA-256 in one statement. Records use at most once a
 /// minute per key, so verification stays a read in the common case.
 /// </summary>
-internal sealed class KeyVerifier(RequestConnection requestConnection, AuthCache cache, TimeProvider clock)
+internal sealed class KeyVerifier(RequestConnection requestConnection, AuthCache cache, TimeProvider clock, Npgsql.NpgsqlDataSource dataSource)
 {
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
+    /// <summary>Verifies, trying once more on a fresh connection when a pooled one turns out dead.</summary>
     public async Task<Verification> VerifyAsync(string? token, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await VerifyOnceAsync(token, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (Retry.IsBrokenConnection(error) && !cancellationToken.IsCancellationRequested)
+        {
+            await Retry.RecoverAsync(error, requestConnection, dataSource, 1, cancellationToken).ConfigureAwait(false);
+            return await VerifyOnceAsync(token, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<Verification> VerifyOnceAsync(string? token, CancellationToken cancellationToken)
     {
         if (!ApiToken.TryParse(token, out var hash))
         {

@@ -50,6 +50,13 @@ internal sealed class JsonBody
                 throw new BadRequestError("The request body is empty; a JSON object is required.");
             }
 
+            // JSON is UTF-8 (RFC 8259). The parser checks strings only when they are read, so a bad byte
+            // in a property nobody reads would otherwise pass.
+            if (!System.Text.Unicode.Utf8.IsValid(buffer.AsSpan(0, length)))
+            {
+                throw new BadRequestError("The request body is not valid UTF-8.");
+            }
+
             using var document = Parse(buffer.AsMemory(0, length));
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {

@@ -1,4 +1,4 @@
-using Microsoft.AspNetCore.Http.Metadata;
+using Npgsql;
 using UserKeys.Data;
 
 namespace UserKeys.Api.Infrastructure;
@@ -20,6 +20,13 @@ internal sealed class RequestUnitOfWork
         }
     }
 
+    /// <summary>Forgets a rolled-back attempt before the request is tried again.</summary>
+    internal void Reset()
+    {
+        _current = null;
+        _afterCommit?.Clear();
+    }
+
     public UnitOfWork Current
     {
         get => _current ?? throw new InvalidOperationException("No unit of work is open: the endpoint lacks the unit-of-work filter.");
@@ -38,38 +45,58 @@ internal sealed class UnitOfWorkMetadata(Func<HttpContext, UnitOfWorkMode> selec
 /// commits BEFORE the response starts (a 2xx write is durable when the client sees it). Any exception,
 /// or a handler result that is not a success, disposes it uncommitted: rolled back, nothing written.
 /// </summary>
-internal sealed class UnitOfWorkFilter : IEndpointFilter
+internal sealed partial class UnitOfWorkFilter(NpgsqlDataSource dataSource, ILogger<UnitOfWorkFilter> logger) : IEndpointFilter
 {
+    /// <summary>Attempts at a unit of work that failed before its commit began (a broken connection, a deadlock).</summary>
+    public const int MaxAttempts = 3;
+
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         var mode = http.GetEndpoint()?.Metadata.GetMetadata<UnitOfWorkMetadata>()?.Select(http) ?? UnitOfWorkMode.ReadWrite;
         var services = http.RequestServices;
         var requestConnection = services.GetRequiredService<RequestConnection>();
-        try
+        var request = services.GetRequiredService<RequestUnitOfWork>();
+        for (var attempt = 1; ; attempt++)
         {
-            var connection = await requestConnection.GetAsync(http.RequestAborted).ConfigureAwait(false);
-            var unit = await services.GetRequiredService<UnitOfWorkFactory>().BeginAsync(connection, mode, http.RequestAborted).ConfigureAwait(false);
-            await using (unit.ConfigureAwait(false))
+            var committing = false;
+            try
             {
-                var request = services.GetRequiredService<RequestUnitOfWork>();
-                request.Current = unit;
-                var result = await next(context).ConfigureAwait(false);
-                if (mode != UnitOfWorkMode.ReadOnly && IsSuccess(result))
+                var connection = await requestConnection.GetAsync(http.RequestAborted).ConfigureAwait(false);
+                var unit = await services.GetRequiredService<UnitOfWorkFactory>().BeginAsync(connection, mode, http.RequestAborted).ConfigureAwait(false);
+                await using (unit.ConfigureAwait(false))
                 {
-                    await unit.CommitAsync(http.RequestAborted).ConfigureAwait(false);
-                    request.RunAfterCommit();
-                }
+                    request.Current = unit;
+                    var result = await next(context).ConfigureAwait(false);
+                    if (mode != UnitOfWorkMode.ReadOnly && IsSuccess(result))
+                    {
+                        // From here on the outcome may be unknown after a failure: never retried.
+                        committing = true;
+                        await unit.CommitAsync(http.RequestAborted).ConfigureAwait(false);
+                        request.RunAfterCommit();
+                    }
 
-                return result;
+                    return result;
+                }
+            }
+            catch (Exception error) when (!committing && attempt < MaxAttempts && !http.RequestAborted.IsCancellationRequested
+                && Retry.IsSafeToRetry(error))
+            {
+                // Nothing of this attempt was committed: it rolled back (or died with its connection).
+                LogRetry(logger, attempt, error.GetType().Name, (error as Npgsql.PostgresException)?.SqlState ?? "-");
+                await Retry.RecoverAsync(error, requestConnection, dataSource, attempt, http.RequestAborted).ConfigureAwait(false);
+                request.Reset();
+            }
+            finally
+            {
+                // Writing the response needs no database: give the connection back first.
+                await requestConnection.ReleaseAsync().ConfigureAwait(false);
             }
         }
-        finally
-        {
-            // Writing the response needs no database: give the connection back first.
-            await requestConnection.ReleaseAsync().ConfigureAwait(false);
-        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Unit of work attempt {Attempt} failed before commit ({ErrorType}, SQLSTATE {SqlState}); trying again")]
+    private static partial void LogRetry(ILogger logger, int attempt, string errorType, string sqlState);
 
     private static bool IsSuccess(object? result) => result switch
     {

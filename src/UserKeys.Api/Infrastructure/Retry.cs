@@ -1,0 +1,42 @@
+using Npgsql;
+
+namespace UserKeys.Api.Infrastructure;
+
+/// <summary>
+/// What may be tried again, and how to recover first. Npgsql does not check a pooled connection when
+/// handing it out (npgsql/npgsql#933): after a server restart every idle pooled connection fails once
+/// (57P01 or an I/O error, npgsql/npgsql#5073, #2896). So on a broken connection the pool is cleared of
+/// its idle connections and the work runs again on a fresh one. Deadlocks and serialization failures
+/// roll the transaction back on the server: running the work again is safe too. A commit whose outcome
+/// is unknown is never retried (the caller of these methods guarantees it).
+/// </summary>
+internal static class Retry
+{
+    public static bool IsSafeToRetry(Exception error) =>
+        IsBrokenConnection(error)
+        || error is PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected };
+
+    /// <summary>The connection (or the server behind it) went away, or the server is not accepting yet.</summary>
+    public static bool IsBrokenConnection(Exception error) => error switch
+    {
+        PostgresException postgres => postgres.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
+            or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.IdleSessionTimeout
+            || postgres.SqlState.StartsWith("08", StringComparison.Ordinal),
+        NpgsqlException npgsql => npgsql.InnerException is IOException or System.Net.Sockets.SocketException or TimeoutException
+            || npgsql.IsTransient,
+        InvalidOperationException when error.InnerException is { } inner => IsBrokenConnection(inner),
+        _ => false,
+    };
+
+    public static async Task RecoverAsync(Exception error, RequestConnection connection, NpgsqlDataSource dataSource, int attempt, CancellationToken cancellationToken)
+    {
+        await connection.ReleaseAsync().ConfigureAwait(false);
+        if (IsBrokenConnection(error))
+        {
+            // The other idle connections are most likely as dead as this one.
+            dataSource.Clear();
+        }
+
+        await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt * attempt), cancellationToken).ConfigureAwait(false);
+    }
+}
