@@ -81,6 +81,15 @@ internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors,
             throw new ForbiddenError("Only an admin may change a role.");
         }
 
+        if (update.Email is { } email
+            && await Unit.Users.FindByEmailAsync(email, cancellationToken).ConfigureAwait(false) is { } holder && holder.Id != update.Id)
+        {
+            // Taken already: answer without locking anything. Two users swapping emails would otherwise
+            // deadlock in the unique index (each waits on the other's row) until PostgreSQL breaks the
+            // cycle a second later, over and over under load. The index still decides any race left.
+            throw new ConflictError("email", "A user with this email already exists.");
+        }
+
         var user = await Unit.Users.UpdateAsync(update, cancellationToken).ConfigureAwait(false);
         await UserChangedAsync(update.Id, cancellationToken).ConfigureAwait(false);
         return user;
