@@ -1,0 +1,2 @@
+-- Faults: how many of these emails have a user. @emails text[]
+SELECT count(*) FROM users WHERE email = ANY(@emails)
