@@ -181,3 +181,64 @@ public sealed class KilledUpgraderTests
         return (await connection.QueryAsync<string>(TestSql.Get("journal_scripts"))).AsList();
     }
 }
+
+/// <summary>What the deploy pipeline sees of the migration guards.</summary>
+public sealed class MigrateGuardCommandTests
+{
+    [Fact]
+    public async Task Status_lists_applied_with_time_and_pending_and_a_changed_script_makes_migrate_exit_4()
+    {
+        await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
+        var scripts = DatabaseUpgrader.EmbeddedScripts();
+
+        var before = await CliProcess.RunAsync(database.ConnectionString, "migrate", "--status");
+        Assert.Equal(0, before.ExitCode);
+        Assert.All(scripts, script => Assert.Contains($"pending {script.Name}", before.StandardOutput));
+
+        Assert.Equal(0, (await CliProcess.RunAsync(database.ConnectionString, "migrate")).ExitCode);
+        var after = await CliProcess.RunAsync(database.ConnectionString, "migrate", "--status");
+        Assert.Equal(0, after.ExitCode);
+        Assert.All(scripts, script => Assert.Matches($@"applied {System.Text.RegularExpressions.Regex.Escape(script.Name)} at \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\dZ", after.StandardOutput));
+        Assert.DoesNotContain(after.StandardOutput.Split('\n'), line => line.StartsWith("pending", StringComparison.Ordinal));
+
+        await using (var connection = await database.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync(TestSql.Get("tamper_checksum"), new { name = scripts[1].Name });
+        }
+
+        var refused = await CliProcess.RunAsync(database.ConnectionString, "migrate");
+        Assert.Equal(4, refused.ExitCode);
+        Assert.Contains(scripts[1].Name, refused.StandardError);
+        Assert.Contains("--repair-checksums", refused.StandardError);
+        var status = await CliProcess.RunAsync(database.ConnectionString, "migrate", "--status");
+        Assert.Equal(4, status.ExitCode);
+        Assert.Contains($"applied {scripts[1].Name}", status.StandardOutput);
+        Assert.Contains("CHANGED", status.StandardOutput);
+
+        var repaired = await CliProcess.RunAsync(database.ConnectionString, "migrate", "--repair-checksums");
+        Assert.Equal(0, repaired.ExitCode);
+        Assert.Equal(0, (await CliProcess.RunAsync(database.ConnectionString, "migrate", "--status")).ExitCode);
+    }
+
+    [Fact]
+    public async Task Script_writes_the_pending_sql_to_a_file_and_touches_nothing()
+    {
+        await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
+        var file = Path.Combine(Path.GetTempPath(), $"userkeys-review-{Guid.NewGuid():N}.sql");
+        try
+        {
+            var result = await CliProcess.RunAsync(database.ConnectionString, "migrate", "--script", file);
+
+            Assert.Equal(0, result.ExitCode);
+            var text = await File.ReadAllTextAsync(file);
+            Assert.All(DatabaseUpgrader.EmbeddedScripts(), script => Assert.Contains(script.Contents.TrimEnd(), text));
+            await using var connection = await database.DataSource.OpenConnectionAsync();
+            Assert.False(await connection.ExecuteScalarAsync<bool>(TestSql.Get("relation_exists"), new { name = "schemaversions" }));
+            Assert.False(await connection.ExecuteScalarAsync<bool>(TestSql.Get("relation_exists"), new { name = "schemachecksums" }));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}

@@ -9,7 +9,11 @@ internal sealed class CommandLine
     public const string Usage = """
         Usage:
           UserKeys.Api [serve] [--urls URL]              serve the HTTP API
-          UserKeys.Api migrate [--dry-run]               apply pending migrations (--dry-run: list them, change nothing)
+          UserKeys.Api migrate                           apply pending migrations
+          UserKeys.Api migrate --dry-run                 list the pending ones; change nothing
+          UserKeys.Api migrate --status                  applied scripts (with when), pending ones, changed ones
+          UserKeys.Api migrate --script FILE             write the SQL a run would execute, in order, for review
+          UserKeys.Api migrate --repair-checksums        accept the current content of changed applied scripts, then migrate
           UserKeys.Api bootstrap-admin --email E [--name N] [--if-missing]
                                                          create that admin if missing, else issue it a new key;
                                                          prints only the token on stdout (--if-missing: nothing,
@@ -17,7 +21,8 @@ internal sealed class CommandLine
         Options for every verb:
           --connection CS   the PostgreSQL connection string (else ConnectionStrings__UserKeys)
         Exit codes: 0 success; 1 a migration script failed (rolled back); 2 usage or configuration error;
-                    3 the database could not be reached, or is not migrated.
+                    3 the database could not be reached, or is not migrated; 4 migrate refused: an applied
+                    script changed, or the database is newer than this build.
         """;
 
     private CommandLine(string verb, IReadOnlyDictionary<string, string?> flags, string[] configurationArgs)
@@ -42,7 +47,7 @@ internal sealed class CommandLine
         (string Name, bool TakesValue)[] known = verb switch
         {
             "serve" => [],
-            "migrate" => [("dry-run", false)],
+            "migrate" => [("dry-run", false), ("status", false), ("script", true), ("repair-checksums", false)],
             "bootstrap-admin" => [("email", true), ("name", true), ("if-missing", false)],
             "help" or "--help" or "-h" => [],
             _ => [],

@@ -7,4 +7,5 @@ internal static class ExitCodes
     public const int MigrationFailed = 1;
     public const int Usage = 2;
     public const int Unavailable = 3;
+    public const int Refused = 4;
 }

@@ -20,21 +20,40 @@ internal static class MigrateCommand
         var upgrader = new DatabaseUpgrader(host.ConnectionString, host.Logger) { Output = Console.Out };
         try
         {
-            if (commandLine.Has("dry-run"))
+            if (commandLine.Has("status"))
             {
-                var pending = await upgrader.GetPendingScriptsAsync(cancellationToken).ConfigureAwait(false);
-                foreach (var script in pending)
-                {
-                    await Console.Out.WriteLineAsync($"pending {script}");
-                }
+                return await StatusAsync(upgrader, cancellationToken).ConfigureAwait(false);
+            }
 
-                await Console.Out.WriteLineAsync(pending.Count == 0
-                    ? "schema is current; nothing to apply"
-                    : $"{pending.Count} script(s) would be applied (dry run: nothing changed)");
+            if (commandLine.Value("script") is { } file)
+            {
+                await using var writer = new StreamWriter(file, append: false, new System.Text.UTF8Encoding(false));
+                var pending = await upgrader.WriteScriptAsync(writer, cancellationToken).ConfigureAwait(false);
+                await Console.Out.WriteLineAsync($"wrote {pending.Count} pending script(s) to {file} (nothing was run)").ConfigureAwait(false);
                 return ExitCodes.Success;
             }
 
-            var result = await upgrader.UpgradeAsync(cancellationToken).ConfigureAwait(false);
+            if (commandLine.Has("dry-run"))
+            {
+                var status = await upgrader.GetStatusAsync(cancellationToken).ConfigureAwait(false);
+                foreach (var script in status.Pending)
+                {
+                    await Console.Out.WriteLineAsync($"pending {script}").ConfigureAwait(false);
+                }
+
+                await Console.Out.WriteLineAsync(status.Pending.Count == 0
+                    ? "schema is current; nothing to apply"
+                    : $"{status.Pending.Count} script(s) would be applied (dry run: nothing changed)").ConfigureAwait(false);
+                return ExitCodes.Success;
+            }
+
+            var result = await upgrader.UpgradeAsync(cancellationToken, repairChecksums: commandLine.Has("repair-checksums")).ConfigureAwait(false);
+            if (result.Refused)
+            {
+                await Console.Error.WriteLineAsync($"migrate: refused: {result.Error}").ConfigureAwait(false);
+                return ExitCodes.Refused;
+            }
+
             if (!result.Successful)
             {
                 await Console.Error.WriteLineAsync(
@@ -44,7 +63,7 @@ internal static class MigrateCommand
 
             await Console.Out.WriteLineAsync(result.Applied.Count == 0
                 ? "schema is current; nothing to apply"
-                : $"applied {result.Applied.Count} script(s); schema is current");
+                : $"applied {result.Applied.Count} script(s); schema is current").ConfigureAwait(false);
             return ExitCodes.Success;
         }
         catch (Exception error) when (error is NpgsqlException or TimeoutException or OperationCanceledException)
@@ -52,5 +71,26 @@ internal static class MigrateCommand
             await Console.Error.WriteLineAsync($"migrate: the database could not be reached: {error.Message}").ConfigureAwait(false);
             return ExitCodes.Unavailable;
         }
+    }
+
+    private static async Task<int> StatusAsync(DatabaseUpgrader upgrader, CancellationToken cancellationToken)
+    {
+        var status = await upgrader.GetStatusAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var script in status.Applied)
+        {
+            var state = status.Changed.Contains(script.Name) ? "CHANGED since applied"
+                : status.Unknown.Contains(script.Name) ? "unknown to this build" : "";
+            await Console.Out.WriteLineAsync(
+                $"applied {script.Name} at {script.AppliedAt:yyyy-MM-dd HH:mm:ss}Z {state}".TrimEnd()).ConfigureAwait(false);
+        }
+
+        foreach (var script in status.Pending)
+        {
+            await Console.Out.WriteLineAsync($"pending {script}").ConfigureAwait(false);
+        }
+
+        await Console.Out.WriteLineAsync($"{status.Applied.Count} applied, {status.Pending.Count} pending, {status.Changed.Count} changed, " +
+            $"{status.Unknown.Count} unknown to this build").ConfigureAwait(false);
+        return status.Changed.Count > 0 || status.Unknown.Count > 0 ? ExitCodes.Refused : ExitCodes.Success;
     }
 }

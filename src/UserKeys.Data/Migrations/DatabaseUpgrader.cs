@@ -1,3 +1,6 @@
+using System.Data;
+using System.Security.Cryptography;
+using System.Text;
 using Dapper;
 using DbUp;
 using DbUp.Engine;
@@ -11,17 +14,30 @@ namespace UserKeys.Data.Migrations;
 /// <summary>What one run of the upgrader did.</summary>
 /// <param name="Applied">The scripts applied by this run, in order (empty when the schema was current).</param>
 /// <param name="FailedScript">The script that failed, rolled back and not journaled; null on success.</param>
-/// <param name="Error">PostgreSQL's message for the failure; null on success.</param>
-public sealed record UpgradeResult(IReadOnlyList<string> Applied, string? FailedScript, string? Error)
+/// <param name="Error">PostgreSQL's message for the failure, or why the run was refused; null on success.</param>
+/// <param name="Refused">True when nothing ran because applied scripts changed or the database is newer than this build.</param>
+public sealed record UpgradeResult(IReadOnlyList<string> Applied, string? FailedScript, string? Error, bool Refused = false)
 {
-    public bool Successful => FailedScript is null && Error is null;
+    public bool Successful => FailedScript is null && Error is null && !Refused;
 }
 
+/// <summary>An applied script, as DbUp's journal records it.</summary>
+public sealed record AppliedScript(string Name, DateTime AppliedAt);
+
+/// <summary>The database's migrations against this build's scripts.</summary>
+/// <param name="Changed">Applied scripts whose content differs from what was applied (by SHA-256).</param>
+/// <param name="Unknown">Applied scripts this build does not carry: the database is newer than the code.</param>
+public sealed record MigrationStatus(
+    IReadOnlyList<AppliedScript> Applied, IReadOnlyList<string> Pending, IReadOnlyList<string> Changed, IReadOnlyList<string> Unknown);
+
 /// <summary>
-/// Applies the DbUp scripts of <c>sql/migrations</c> (embedded in this assembly), one transaction
-/// per script, journaled in <c>public.schemaversions</c>. DbUp does nothing about two upgraders
-/// running at once (DbUp/DbUp#358, #841), so every upgrade holds a PostgreSQL session advisory
-/// lock on a connection of its own: a second upgrader waits, then finds nothing left to do.
+/// Applies the DbUp scripts of <c>sql/migrations</c> (embedded in this assembly), journaled in
+/// <c>public.schemaversions</c>, one transaction per script unless the script carries the
+/// <see cref="NoTransactionMarker"/>. Beside DbUp's journal it keeps the SHA-256 of every applied script
+/// (<c>public.schemachecksums</c>, written in the script's own transaction) and refuses to run when an
+/// applied script has changed since, naming it, unless asked to repair. DbUp does nothing about two
+/// upgraders running at once (DbUp/DbUp#358, #841), so every upgrade holds a PostgreSQL session
+/// advisory lock on a connection of its own: a second upgrader waits, then finds nothing left to do.
 /// </summary>
 public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
 {
@@ -31,7 +47,15 @@ public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
     public const string JournalSchema = "public";
     public const string JournalTable = "schemaversions";
 
+    /// <summary>
+    /// A script whose first lines include this comment runs outside any transaction (for statements such
+    /// as <c>CREATE INDEX CONCURRENTLY</c>). It must hold one statement and be safe to run again.
+    /// </summary>
+    public const string NoTransactionMarker = "-- userkeys:no-transaction";
+
     private const string ResourcePrefix = "migrations/";
+
+    private static readonly Lazy<IReadOnlyList<SqlScript>> Embedded = new(LoadEmbeddedScripts);
 
     /// <summary>Written once per script as it is applied (the deploy pipeline's log).</summary>
     public TextWriter Output { get; init; } = TextWriter.Null;
@@ -42,10 +66,25 @@ public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
     /// <summary>The scripts to apply; the embedded ones unless a test supplies others.</summary>
     public IReadOnlyList<SqlScript> Scripts { get; init; } = EmbeddedScripts();
 
-    private static readonly Lazy<IReadOnlyList<SqlScript>> Embedded = new(LoadEmbeddedScripts);
-
     /// <summary>The scripts embedded in this assembly, in the order they apply.</summary>
     public static IReadOnlyList<SqlScript> EmbeddedScripts() => Embedded.Value;
+
+    /// <summary>True when the script asks to run outside a transaction (<see cref="NoTransactionMarker"/> before its first statement).</summary>
+    public static bool RunsOutsideTransaction(SqlScript script)
+    {
+        ArgumentNullException.ThrowIfNull(script);
+        return script.Contents.Split('\n')
+            .Select(line => line.Trim())
+            .TakeWhile(line => line.Length == 0 || line.StartsWith("--", StringComparison.Ordinal))
+            .Any(line => line.Equals(NoTransactionMarker, StringComparison.Ordinal));
+    }
+
+    /// <summary>SHA-256 of a script's text, line endings normalised (a checkout with CRLF is the same script).</summary>
+    public static byte[] Checksum(SqlScript script)
+    {
+        ArgumentNullException.ThrowIfNull(script);
+        return SHA256.HashData(Encoding.UTF8.GetBytes(script.Contents.Replace("\r\n", "\n", StringComparison.Ordinal)));
+    }
 
     private static IReadOnlyList<SqlScript> LoadEmbeddedScripts()
     {
@@ -63,49 +102,191 @@ public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
     }
 
     /// <summary>The scripts a run would apply now, in order. Changes nothing.</summary>
-    public Task<IReadOnlyList<string>> GetPendingScriptsAsync(CancellationToken cancellationToken) =>
-        Task.Run<IReadOnlyList<string>>(
-            () => BuildEngine().GetScriptsToExecute().Select(script => script.Name).ToList(),
-            cancellationToken);
+    public async Task<IReadOnlyList<string>> GetPendingScriptsAsync(CancellationToken cancellationToken) =>
+        (await GetStatusAsync(cancellationToken).ConfigureAwait(false)).Pending;
 
     /// <summary>The scripts the journal records as applied, in order.</summary>
-    public Task<IReadOnlyList<string>> GetAppliedScriptsAsync(CancellationToken cancellationToken) =>
-        Task.Run<IReadOnlyList<string>>(() => BuildEngine().GetExecutedScripts(), cancellationToken);
+    public async Task<IReadOnlyList<string>> GetAppliedScriptsAsync(CancellationToken cancellationToken) =>
+        (await GetStatusAsync(cancellationToken).ConfigureAwait(false)).Applied.Select(script => script.Name).ToList();
 
-    /// <summary>Applies every pending script, holding the upgrader lock throughout.</summary>
-    public async Task<UpgradeResult> UpgradeAsync(CancellationToken cancellationToken)
+    /// <summary>Applied (with when), pending, changed and unknown scripts. Reads only; changes nothing.</summary>
+    public async Task<MigrationStatus> GetStatusAsync(CancellationToken cancellationToken)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadStatusAsync(connection, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes, for review, exactly the SQL a run would execute now, in order, each script with how it runs
+    /// (in its own transaction or not). Reads the journal; changes nothing.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> WriteScriptAsync(TextWriter writer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        var status = await GetStatusAsync(cancellationToken).ConfigureAwait(false);
+        await writer.WriteLineAsync($"-- UserKeys migrations pending on this database: {status.Pending.Count}. Generated by 'UserKeys.Api migrate --script'.").ConfigureAwait(false);
+        await writer.WriteLineAsync("-- After each script the upgrader records it in public.schemaversions (DbUp's journal) and its SHA-256 in").ConfigureAwait(false);
+        await writer.WriteLineAsync("-- public.schemachecksums, in the same transaction. Nothing here has been run.").ConfigureAwait(false);
+        foreach (var script in Scripts.Where(script => status.Pending.Contains(script.Name)))
+        {
+            var outside = RunsOutsideTransaction(script);
+            await writer.WriteLineAsync().ConfigureAwait(false);
+            await writer.WriteLineAsync($"-- ==== {script.Name} ({(outside ? "outside any transaction" : "in its own transaction")}) ====").ConfigureAwait(false);
+            if (!outside)
+            {
+                await writer.WriteLineAsync("BEGIN;").ConfigureAwait(false);
+            }
+
+            await writer.WriteLineAsync(script.Contents.TrimEnd()).ConfigureAwait(false);
+            if (!outside)
+            {
+                await writer.WriteLineAsync("COMMIT;").ConfigureAwait(false);
+            }
+        }
+
+        return status.Pending;
+    }
+
+    /// <summary>
+    /// Applies every pending script, holding the upgrader lock throughout. Refuses (and runs nothing) when
+    /// an applied script changed since it was applied, unless <paramref name="repairChecksums"/>, which
+    /// records the current content as the applied one; and when the database is newer than this build.
+    /// </summary>
+    public async Task<UpgradeResult> UpgradeAsync(CancellationToken cancellationToken, bool repairChecksums = false)
     {
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         await using var lockConnection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await AcquireLockAsync(lockConnection, cancellationToken).ConfigureAwait(false);
         try
         {
-            var applied = new List<string>();
-            var engine = BuildEngine();
-            engine.ScriptExecuted += (_, args) =>
+            await lockConnection.ExecuteAsync(new CommandDefinition(SqlCatalog.Upgrader.EnsureChecksumTable.Text, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var status = await ReadStatusAsync(lockConnection, cancellationToken).ConfigureAwait(false);
+            if (status.Unknown.Count > 0)
             {
-                var name = ((ScriptExecutedEventArgs)args).Script.Name;
-                applied.Add(name);
-                Output.WriteLine($"applied {name}");
-            };
-
-            // DbUp is synchronous; keep it off the caller's thread.
-            var result = await Task.Run(engine.PerformUpgrade, cancellationToken).ConfigureAwait(false);
-            if (result.Successful)
-            {
-                return new UpgradeResult(applied, null, null);
+                return new UpgradeResult([], null,
+                    $"the database is newer than this build: it has applied {string.Join(", ", status.Unknown)}, which this build does not carry",
+                    Refused: true);
             }
 
-            var error = result.Error is PostgresException postgres
-                ? $"{postgres.SqlState}: {postgres.MessageText}{(postgres.Position > 0 ? $" (at character {postgres.Position})" : "")}"
-                : result.Error?.Message ?? "unknown error";
-            return new UpgradeResult(applied, result.ErrorScript?.Name ?? "(unknown script)", error);
+            if (status.Changed.Count > 0 && !repairChecksums)
+            {
+                return new UpgradeResult([], null,
+                    $"applied script(s) changed since they were applied: {string.Join(", ", status.Changed)}. Released migrations are never edited: " +
+                    "add a new script instead. If the change is deliberate and harmless (a comment, say), run 'migrate --repair-checksums'",
+                    Refused: true);
+            }
+
+            // Record what was applied before checksums existed (trust on first use) and, on a repair, what changed.
+            var applied = status.Applied.Select(script => script.Name).ToHashSet(StringComparer.Ordinal);
+            var recorded = await ReadChecksumsAsync(lockConnection, cancellationToken).ConfigureAwait(false);
+            foreach (var script in Scripts.Where(script => applied.Contains(script.Name)
+                && (!recorded.ContainsKey(script.Name) || status.Changed.Contains(script.Name))))
+            {
+                if (status.Changed.Contains(script.Name))
+                {
+                    logger.LogWarning("Repairing the recorded checksum of {Script}: its current content is now taken as applied", script.Name);
+                }
+
+                await lockConnection.ExecuteAsync(new CommandDefinition(SqlCatalog.Upgrader.RecordChecksum.Text,
+                    new { name = script.Name, sha256 = Checksum(script) }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+
+            var done = new List<string>();
+            var pending = Scripts.Where(script => !applied.Contains(script.Name)).ToList();
+            // Consecutive scripts of one kind run in one engine: per-script transactions, or none.
+            foreach (var group in Batches(pending))
+            {
+                var engine = BuildEngine(group.Scripts, group.OutsideTransaction);
+                engine.ScriptExecuted += (_, args) =>
+                {
+                    var name = ((ScriptExecutedEventArgs)args).Script.Name;
+                    done.Add(name);
+                    Output.WriteLine($"applied {name}");
+                };
+
+                // DbUp is synchronous; keep it off the caller's thread.
+                var result = await Task.Run(engine.PerformUpgrade, cancellationToken).ConfigureAwait(false);
+                if (!result.Successful)
+                {
+                    var error = result.Error is PostgresException postgres
+                        ? $"{postgres.SqlState}: {postgres.MessageText}{(postgres.Position > 0 ? $" (at character {postgres.Position})" : "")}"
+                        : result.Error?.Message ?? "unknown error";
+                    return new UpgradeResult(done, result.ErrorScript?.Name ?? "(unknown script)", error);
+                }
+            }
+
+            return new UpgradeResult(done, null, null);
         }
         finally
         {
             // Closing the connection would release the lock too; say so explicitly for pg_locks readers.
             await lockConnection.ExecuteAsync(new CommandDefinition(
                 SqlCatalog.Upgrader.Unlock.Text, new { key = LockKey }, cancellationToken: CancellationToken.None)).ConfigureAwait(false);
+        }
+    }
+
+    private static IEnumerable<(IReadOnlyList<SqlScript> Scripts, bool OutsideTransaction)> Batches(IReadOnlyList<SqlScript> scripts)
+    {
+        var batch = new List<SqlScript>();
+        bool? outside = null;
+        foreach (var script in scripts)
+        {
+            var scriptOutside = RunsOutsideTransaction(script);
+            if (outside is { } current && current != scriptOutside)
+            {
+                yield return (batch, current);
+                batch = [];
+            }
+
+            outside = scriptOutside;
+            batch.Add(script);
+        }
+
+        if (outside is { } last)
+        {
+            yield return (batch, last);
+        }
+    }
+
+    private async Task<MigrationStatus> ReadStatusAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<AppliedScript> applied;
+        try
+        {
+            applied = (await connection.QueryAsync<(string Name, DateTime Applied)>(new CommandDefinition(
+                    SqlCatalog.Schema.AppliedScriptsWithTime.Text, cancellationToken: cancellationToken)).ConfigureAwait(false))
+                .Select(row => new AppliedScript(row.Name, DateTime.SpecifyKind(row.Applied, DateTimeKind.Utc)))
+                .ToList();
+        }
+        catch (PostgresException error) when (error.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            applied = [];
+        }
+
+        var recorded = await ReadChecksumsAsync(connection, cancellationToken).ConfigureAwait(false);
+        var appliedNames = applied.Select(script => script.Name).ToHashSet(StringComparer.Ordinal);
+        var known = Scripts.ToDictionary(script => script.Name, StringComparer.Ordinal);
+        return new MigrationStatus(
+            applied,
+            Scripts.Where(script => !appliedNames.Contains(script.Name)).Select(script => script.Name).ToList(),
+            applied.Where(script => known.TryGetValue(script.Name, out var current) && recorded.TryGetValue(script.Name, out var sha)
+                    && !CryptographicOperations.FixedTimeEquals(sha, Checksum(current)))
+                .Select(script => script.Name).ToList(),
+            applied.Where(script => !known.ContainsKey(script.Name)).Select(script => script.Name).ToList());
+    }
+
+    private static async Task<Dictionary<string, byte[]>> ReadChecksumsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await connection.QueryAsync<(string Name, byte[] Sha256)>(new CommandDefinition(
+                    SqlCatalog.Upgrader.Checksums.Text, cancellationToken: cancellationToken)).ConfigureAwait(false))
+                .ToDictionary(row => row.Name, row => row.Sha256, StringComparer.Ordinal);
+        }
+        catch (PostgresException error) when (error.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            return new Dictionary<string, byte[]>(StringComparer.Ordinal);
         }
     }
 
@@ -124,15 +305,49 @@ public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
         logger.LogInformation("Migration lock acquired");
     }
 
-    private UpgradeEngine BuildEngine() =>
-        DeployChanges.To
+    private UpgradeEngine BuildEngine(IReadOnlyList<SqlScript> scripts, bool outsideTransaction)
+    {
+        var builder = DeployChanges.To
             .PostgresqlDatabase(connectionString)
-            .WithScripts(Scripts)
-            .JournalToPostgresqlTable(JournalSchema, JournalTable)
-            .WithTransactionPerScript()
+            .WithScripts(scripts)
+            .JournalTo((connections, log) => new ChecksumJournal(new PostgresqlTableJournal(connections, log, JournalSchema, JournalTable)))
             // Scripts are plain PostgreSQL: $...$ is dollar quoting, not a DbUp variable.
             .WithVariablesDisabled()
             .WithExecutionTimeout(ScriptTimeout)
-            .LogTo(logger)
-            .Build();
+            .LogTo(logger);
+        builder = outsideTransaction ? builder.WithoutTransaction() : builder.WithTransactionPerScript();
+        return builder.Build();
+    }
+
+    /// <summary>DbUp's journal, plus the script's SHA-256 recorded with the same command factory (so in the script's transaction).</summary>
+    private sealed class ChecksumJournal(IJournal inner) : IJournal
+    {
+        public string[] GetExecutedScripts() => inner.GetExecutedScripts();
+
+        public void StoreExecutedScript(SqlScript script, Func<IDbCommand> dbCommandFactory)
+        {
+            inner.StoreExecutedScript(script, dbCommandFactory);
+            using var command = dbCommandFactory();
+            command.CommandText = SqlCatalog.Upgrader.RecordChecksum.Text;
+            AddParameter(command, "name", script.Name);
+            AddParameter(command, "sha256", Checksum(script));
+            command.ExecuteNonQuery();
+        }
+
+        public void EnsureTableExistsAndIsLatestVersion(Func<IDbCommand> dbCommandFactory)
+        {
+            inner.EnsureTableExistsAndIsLatestVersion(dbCommandFactory);
+            using var command = dbCommandFactory();
+            command.CommandText = SqlCatalog.Upgrader.EnsureChecksumTable.Text;
+            command.ExecuteNonQuery();
+        }
+
+        private static void AddParameter(IDbCommand command, string name, object value)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+    }
 }

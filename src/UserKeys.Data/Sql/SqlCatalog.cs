@@ -60,6 +60,7 @@ public static class SqlCatalog
     public static class Schema
     {
         public static readonly SqlStatement AppliedScripts = Load("schema/applied_scripts");
+        public static readonly SqlStatement AppliedScriptsWithTime = Load("schema/applied_scripts_with_time");
     }
 
     public static class Upgrader
@@ -67,6 +68,9 @@ public static class SqlCatalog
         public static readonly SqlStatement Lock = Load("upgrader/lock");
         public static readonly SqlStatement TryLock = Load("upgrader/try_lock");
         public static readonly SqlStatement Unlock = Load("upgrader/unlock");
+        public static readonly SqlStatement EnsureChecksumTable = Load("upgrader/ensure_checksum_table");
+        public static readonly SqlStatement RecordChecksum = Load("upgrader/record_checksum");
+        public static readonly SqlStatement Checksums = Load("upgrader/checksums");
     }
 
     private static readonly Lazy<IReadOnlyList<SqlStatement>> AllStatements = new(() =>
