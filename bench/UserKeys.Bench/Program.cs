@@ -213,7 +213,7 @@ internal static partial class Bench
                 parameters[line[1..eq].Trim()] = line[(eq + 1)..].Trim();
             }
 
-            var missing = Regex.Matches(sql, @"@([a-z_]+)\b").Select(match => match.Groups[1].Value).Where(name => !parameters.ContainsKey(name)).ToList();
+            var missing = Regex.Matches(sql, @"@([a-z_][a-z0-9_]*)").Select(match => match.Groups[1].Value).Where(name => !parameters.ContainsKey(name)).ToList();
             if (missing.Count > 0)
             {
                 throw new InvalidOperationException($"{statement.Groups[1].Value}: the template gives no value for @{string.Join(", @", missing)}");

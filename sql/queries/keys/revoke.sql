@@ -1,6 +1,6 @@
 -- keys/revoke: revoke a key of a user. Idempotent: a second revoke keeps the first revoked_at.
 -- Parameters: @user_id bigint, @id bigint
--- Index: api_keys_pkey
+-- Index: api_keys_user_id_idx (user_id, id): both columns are in the condition (api_keys_pkey would serve too).
 UPDATE api_keys
 SET revoked_at = COALESCE(revoked_at, now())
 WHERE id = @id AND user_id = @user_id

@@ -3,4 +3,5 @@
 -- in the same round trip), so any write in that unit of work fails with 25006.
 -- Parameters: none
 -- Index: none (no table is read).
+-- Plan: none (utility statement).
 SET TRANSACTION READ ONLY

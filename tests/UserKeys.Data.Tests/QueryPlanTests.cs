@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Dapper;
+using UserKeys.Data.Sql;
+using UserKeys.Testing;
+using Xunit.Abstractions;
+
+namespace UserKeys.Data.Tests;
+
+/// <summary>
+/// Every statement in sql/queries, planned by PostgreSQL on 200,000 users and 400,000 keys with
+/// representative parameters: none may scan users or api_keys sequentially unless its header says
+/// why ("-- Seq scan allowed: ..."). Writes artifacts/query-plans.md for a reviewer.
+/// </summary>
+public sealed partial class QueryPlanTests(ITestOutputHelper output)
+{
+    private static readonly string[] Tables = ["users", "api_keys"];
+
+    [Fact]
+    public async Task No_statement_scans_a_big_table_sequentially_unless_its_header_allows_it()
+    {
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync();
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync(new CommandDefinition(TestSql.Get("seed_plan_data"), commandTimeout: 300));
+        await connection.ExecuteAsync(new CommandDefinition(TestSql.Get("vacuum_analyze"), commandTimeout: 300));
+        var sample = await connection.QuerySingleAsync<(long Id, string Email, DateTime CreatedAt, byte[] TokenHash)>(TestSql.Get("plan_sample_user"));
+        var parameters = new Dictionary<string, object?>
+        {
+            ["id"] = sample.Id, ["user_id"] = sample.Id, ["after_id"] = sample.Id, ["after_created_at"] = sample.CreatedAt,
+            ["email"] = sample.Email, ["token_hash"] = sample.TokenHash, ["limit"] = 51, ["offset"] = 1000,
+            ["user_ids"] = Enumerable.Range(0, 50).Select(i => sample.Id + i).ToArray(), ["name"] = "cursor_hmac_key", ["role"] = "member",
+            ["set_name"] = true, ["prefix"] = "uk_plan", ["expires_at"] = (DateTime?)null, ["payload"] = "key:1", ["key"] = 1L,
+            ["sha256"] = new byte[32],
+        };
+
+        var rows = new List<string>();
+        var violations = new List<string>();
+        foreach (var statement in SqlCatalog.All)
+        {
+            var header = statement.Text.Split('\n').TakeWhile(line => line.StartsWith("--", StringComparison.Ordinal)).ToList();
+            if (header.Any(line => line.StartsWith("-- Plan: none", StringComparison.Ordinal)))
+            {
+                rows.Add($"| `{statement.Name}` | not planned (utility statement) | | |");
+                continue;
+            }
+
+            var arguments = new DynamicParameters();
+            foreach (var name in Parameter().Matches(statement.Text).Select(match => match.Groups[1].Value).Distinct())
+            {
+                Assert.True(parameters.ContainsKey(name), $"{statement.Name}: no representative value for @{name}");
+                arguments.Add(name, parameters[name]);
+            }
+
+            var body = string.Join('\n', statement.Text.Split('\n').Where(line => !line.TrimStart().StartsWith("--", StringComparison.Ordinal)));
+            var explain = TestSql.Get("explain").Replace("{statement}", body, StringComparison.Ordinal);
+            var json = await connection.QuerySingleAsync<string>(explain, arguments);
+            using var document = JsonDocument.Parse(json);
+            var plan = document.RootElement[0].GetProperty("Plan");
+            var nodes = Walk(plan).ToList();
+            var indexes = nodes.Select(node => node.TryGetProperty("Index Name", out var index) ? index.GetString() : null).OfType<string>().Distinct().ToList();
+            var seqScans = nodes.Where(node => node.GetProperty("Node Type").GetString() == "Seq Scan"
+                    && Tables.Contains(node.GetProperty("Relation Name").GetString()))
+                .Select(node => node.GetProperty("Relation Name").GetString()).ToList();
+            var allowed = header.Any(line => line.StartsWith("-- Seq scan allowed:", StringComparison.Ordinal));
+            if (seqScans.Count > 0 && !allowed)
+            {
+                violations.Add($"{statement.Name}: Seq Scan on {string.Join(", ", seqScans)} ({Shape(plan)})");
+            }
+
+            var cost = plan.GetProperty("Total Cost").GetDouble().ToString("0.00", CultureInfo.InvariantCulture);
+            rows.Add($"| `{statement.Name}` | {Shape(plan)}{(seqScans.Count > 0 ? " (seq scan allowed by its header)" : "")} | {string.Join(", ", indexes.Select(index => $"`{index}`"))} | {cost} |");
+        }
+
+        var summary = new StringBuilder()
+            .AppendLine("# Query plans")
+            .AppendLine()
+            .AppendLine($"Every statement of `sql/queries` as PostgreSQL plans it on 200,000 users and 400,000 keys, with representative")
+            .AppendLine($"parameters (`QueryPlanTests`, {DateTime.UtcNow:yyyy-MM-dd}). Plan shape: the nodes from the top down.")
+            .AppendLine()
+            .AppendLine("| statement | plan shape | index used | estimated cost |")
+            .AppendLine("| --- | --- | --- | ---: |");
+        rows.ForEach(row => summary.AppendLine(row));
+        var path = Path.Combine(SqlCatalogTests.RepositoryRoot(), "artifacts", "query-plans.md");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllTextAsync(path, summary.ToString());
+        output.WriteLine($"{SqlCatalog.All.Count} statements planned; summary in {path}");
+
+        Assert.True(violations.Count == 0, string.Join("\n", violations));
+    }
+
+    private static IEnumerable<JsonElement> Walk(JsonElement node)
+    {
+        yield return node;
+        if (node.TryGetProperty("Plans", out var children))
+        {
+            foreach (var child in children.EnumerateArray().SelectMany(Walk))
+            {
+                yield return child;
+            }
+        }
+    }
+
+    private static string Shape(JsonElement node)
+    {
+        var type = node.GetProperty("Node Type").GetString();
+        var on = node.TryGetProperty("Relation Name", out var relation) ? $" on {relation.GetString()}" : "";
+        var children = node.TryGetProperty("Plans", out var plans) ? plans.EnumerateArray().Select(Shape).ToList() : [];
+        return children.Count switch
+        {
+            0 => type + on,
+            1 => $"{type}{on} > {children[0]}",
+            _ => $"{type}{on} > ({string.Join("; ", children)})",
+        };
+    }
+
+    [GeneratedRegex(@"@([a-z_][a-z0-9_]*)")]
+    private static partial Regex Parameter();
+}
