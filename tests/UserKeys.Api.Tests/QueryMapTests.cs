@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging.Abstractions;
+using UserKeys.Api.Auth;
+using UserKeys.Api.Commands;
+using UserKeys.Data;
+using UserKeys.Data.Migrations;
+using UserKeys.Data.Sql;
+using UserKeys.Testing;
+
+namespace UserKeys.Api.Tests;
+
+/// <summary>
+/// Which endpoint or command runs each file of sql/queries, observed (every statement Npgsql sends is
+/// captured per request and matched to its catalog file), and compared with the table in sql/README.md.
+/// </summary>
+public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFactory>
+{
+    // Run outside any request, so not observable per request here; or run by nothing at all.
+    private static readonly Dictionary<string, string> NotObservedPerRequest = new()
+    {
+        ["auth/listen"] = "serve: the auth cache's listener, once per (re)connection",
+        ["session/ping"] = "serve: the auth cache's listener, after 5 s without notifications",
+        ["upgrader/lock"] = "migrate, while another upgrader holds the migration lock",
+        ["keys/get_by_id"] = "no endpoint (data layer: one key of one user; used by tests)",
+        ["keys/list_by_users"] = "no endpoint (data layer: keys of many users in one statement; include=keys now joins instead)",
+    };
+
+    [Fact]
+    public async Task The_readme_table_says_which_endpoint_or_command_runs_each_query_file()
+    {
+        var observed = new ConcurrentDictionary<string, SortedSet<string>>();
+        var normalized = SqlCatalog.All.ToDictionary(statement => Normalize(statement.Text), statement => statement.Name);
+        string? current = null;
+        var database = api.Database.Name;
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Npgsql",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                var label = Volatile.Read(ref current);
+                if (label is not null && activity.GetTagItem("db.query.text") is string text
+                    && normalized.TryGetValue(Normalize(text), out var name)
+                    && (label.StartsWith("migrate", StringComparison.Ordinal) || Equals(activity.GetTagItem("db.namespace"), database)))
+                {
+                    observed.GetOrAdd(name, _ => new SortedSet<string>(StringComparer.Ordinal)).Add(label);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        async Task Observe(string label, Func<Task> action) => await ObserveResult(label, async () =>
+        {
+            await action();
+            return 0;
+        });
+
+        async Task<T> ObserveResult<T>(string label, Func<Task<T>> action)
+        {
+            Volatile.Write(ref current, label);
+            var result = await action();
+            Volatile.Write(ref current, null);
+            return result;
+        }
+
+        using var admin = api.Admin();
+        await (await admin.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK); // the admin's key is cached from here on
+        var member = await api.CreateUserWithKey();
+        var spare = await api.IssueKey(member.Id);
+        var fresh = await api.IssueKey(member.Id);
+        api.IssuedTokens.Add(fresh.Str("token"));
+
+        await Observe("authentication (key not cached)", async () =>
+            await (await api.Client(fresh.Str("token")).GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK));
+        await Observe("POST /v1/users", async () =>
+            await (await admin.PostJson("/v1/users", new { email = Http.Email() })).Expect(HttpStatusCode.Created));
+        await Observe("GET /v1/users/{id}", async () => await (await admin.GetAsync($"/v1/users/{member.Id}")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/users?email=", async () =>
+            await (await admin.GetAsync($"/v1/users?email={Uri.EscapeDataString(member.Email)}")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/users?email=&include=keys", async () =>
+            await (await admin.GetAsync($"/v1/users?email={Uri.EscapeDataString(member.Email)}&include=keys")).Expect(HttpStatusCode.OK));
+        var page = await ObserveResult("GET /v1/users keyset paging, first use in a process (the cursor key)",
+            async () => await (await admin.GetAsync("/v1/users?limit=1")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/users?limit=", async () => await (await admin.GetAsync("/v1/users?limit=1")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/users?limit=&include=keys", async () => await (await admin.GetAsync("/v1/users?limit=1&include=keys")).Expect(HttpStatusCode.OK));
+        var cursor = Uri.EscapeDataString(page.Str("next_cursor"));
+        await Observe("GET /v1/users?after=", async () => await (await admin.GetAsync($"/v1/users?limit=1&after={cursor}")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/users?after=&include=keys", async () =>
+            await (await admin.GetAsync($"/v1/users?limit=1&after={cursor}&include=keys")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/users?offset=", async () => await (await admin.GetAsync("/v1/users?limit=1&offset=1")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/users?offset=&include=keys", async () =>
+            await (await admin.GetAsync("/v1/users?limit=1&offset=1&include=keys")).Expect(HttpStatusCode.OK));
+        await Observe("PATCH /v1/users/{id}", async () =>
+            await (await admin.PatchJson($"/v1/users/{member.Id}", new { email = Http.Email(), name = "x" })).Expect(HttpStatusCode.OK));
+        await Observe("POST /v1/users/{id}/keys", async () =>
+            await (await admin.PostJson($"/v1/users/{member.Id}/keys", new { })).Expect(HttpStatusCode.Created));
+        await Observe("GET /v1/users/{id}/keys", async () => await (await admin.GetAsync($"/v1/users/{member.Id}/keys")).Expect(HttpStatusCode.OK));
+        await Observe("POST /v1/users/{id}/keys/{key_id}/revoke", async () =>
+            await (await admin.PostAsync($"/v1/users/{member.Id}/keys/{spare.Long("id")}/revoke", null)).Expect(HttpStatusCode.OK));
+        await Observe("DELETE /v1/users/{id}/keys/{key_id}", async () =>
+            await (await admin.DeleteAsync($"/v1/users/{member.Id}/keys/{spare.Long("id")}")).Expect(HttpStatusCode.NoContent));
+        await Observe("DELETE /v1/users/{id}", async () => await (await admin.DeleteAsync($"/v1/users/{member.Id}")).Expect(HttpStatusCode.NoContent));
+        await Observe("POST /v1/provision", async () =>
+            await (await admin.PostJson("/v1/provision", new { email = Http.Email() })).Expect(HttpStatusCode.Created));
+        var unverified = await api.IssueKey((await api.CreateUserWithKey()).Id);
+        await Observe("POST /v1/keys/verify", async () =>
+            await (await api.Client().PostJson("/v1/keys/verify", new { token = unverified.Str("token") })).Expect(HttpStatusCode.OK));
+        await Observe("GET /readyz; serve (start-up schema check)", async () => await (await api.Client().GetAsync("/readyz")).Expect(HttpStatusCode.OK));
+        await Observe("bootstrap-admin", async () =>
+        {
+            await using var connection = await api.Database.DataSource.OpenConnectionAsync();
+            await SchemaStatus.ReadAsync(connection, CancellationToken.None);
+            var token = await BootstrapAdminCommand.IssueAsync(new UnitOfWorkFactory(api.Database.DataSource), Http.Email("boot"), null, NullLogger.Instance, CancellationToken.None);
+            api.IssuedTokens.Add(token);
+        });
+        await using (var empty = await PostgresServer.CreateEmptyDatabaseAsync())
+        {
+            var upgrader = new DatabaseUpgrader(empty.ConnectionString, NullLogger.Instance);
+            await Observe("migrate --status, --dry-run, --script", () => upgrader.GetStatusAsync(CancellationToken.None));
+            await Observe("migrate", () => upgrader.UpgradeAsync(CancellationToken.None));
+        }
+
+        var table = SqlCatalog.All.Select(statement => $"| `{statement.Name}` | " +
+            (observed.TryGetValue(statement.Name, out var labels) ? string.Join("; ", labels)
+                : NotObservedPerRequest.GetValueOrDefault(statement.Name, "**nothing observed**")) + " |").ToList();
+        var expected = string.Join('\n', ["| query file | run by |", "| --- | --- |", .. table]);
+        var readme = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "sql", "README.md"));
+        var actual = QueryMap().Match(readme).Groups[1].Value.Trim();
+        Directory.CreateDirectory(Path.Combine(RepositoryRoot(), "artifacts"));
+        await File.WriteAllTextAsync(Path.Combine(RepositoryRoot(), "artifacts", "query-map.md"), expected + "\n");
+
+        Assert.DoesNotContain("**nothing observed**", expected);
+        Assert.True(expected == actual, $"sql/README.md's query map is out of date; it should read:\n{expected}");
+    }
+
+    private static string Normalize(string sql) =>
+        Whitespace().Replace(Placeholder().Replace(string.Join('\n', sql.Split('\n').Where(line => !line.TrimStart().StartsWith("--", StringComparison.Ordinal))), "?"), " ").Trim();
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "UserKeys.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory!.FullName;
+    }
+
+    [GeneratedRegex(@"(@[a-z_][a-z0-9_]*|\$\d+)")]
+    private static partial Regex Placeholder();
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
+
+    [GeneratedRegex(@"<!-- query-map:begin -->(.*?)<!-- query-map:end -->", RegexOptions.Singleline)]
+    private static partial Regex QueryMap();
+}
