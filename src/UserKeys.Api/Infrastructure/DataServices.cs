@@ -14,14 +14,13 @@ internal static class DataServices
     public static IServiceCollection AddUserKeysData(this IServiceCollection services)
     {
         services.AddOptions<DatabaseOptions>()
-            .Configure<IConfiguration>((options, configuration) =>
-                options.ConnectionString = configuration["connection"] ?? configuration.GetConnectionString(DatabaseConfiguration.ConnectionStringName))
-            .Validate(options => DatabaseOptions.Check(options) is null, "ConnectionStrings:UserKeys is missing or invalid")
+            .Configure<IConfiguration>((options, configuration) => options.ConnectionString = DatabaseConfiguration.Read(configuration))
+            .Validate(options => DatabaseConfiguration.Check(options.ConnectionString) is null, "ConnectionStrings:UserKeys is missing or invalid")
             .ValidateOnStart();
         services.AddSingleton(provider =>
         {
             var options = provider.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-            if (DatabaseOptions.Check(options) is { } problem)
+            if (DatabaseConfiguration.Check(options.ConnectionString) is { } problem)
             {
                 throw new InvalidOperationException(problem);
             }

@@ -7,28 +7,35 @@ internal static class DatabaseConfiguration
 {
     public const string ConnectionStringName = "UserKeys";
 
-    /// <summary>The validated connection string, or null with a message saying what to set.</summary>
+    /// <summary>The configured connection string, validated, or null with a message saying what to set.</summary>
     public static string? GetConnectionString(IConfiguration configuration, out string? error)
     {
-        error = null;
-        var connectionString = configuration["connection"] ?? configuration.GetConnectionString(ConnectionStringName);
+        var connectionString = Read(configuration);
+        error = Check(connectionString);
+        return error is null ? connectionString : null;
+    }
+
+    /// <summary>The configured connection string as it is (null when none).</summary>
+    public static string? Read(IConfiguration configuration) =>
+        configuration["connection"] ?? configuration.GetConnectionString(ConnectionStringName);
+
+    /// <summary>Null when <paramref name="connectionString"/> is usable, else what is wrong (never the password).</summary>
+    public static string? Check(string? connectionString)
+    {
         if (string.IsNullOrWhiteSpace(connectionString))
         {
-            error = "no database configured: set ConnectionStrings__UserKeys or pass --connection \"Host=...;Database=...\"";
-            return null;
+            return "no database configured: set ConnectionStrings__UserKeys or pass --connection \"Host=...;Database=...\"";
         }
 
         try
         {
             _ = new NpgsqlConnectionStringBuilder(connectionString);
+            return null;
         }
         catch (ArgumentException invalid)
         {
             // The message names the bad keyword, never the password.
-            error = $"the connection string is not valid: {invalid.Message}";
-            return null;
+            return $"the connection string is not valid: {invalid.Message}";
         }
-
-        return connectionString;
     }
 }

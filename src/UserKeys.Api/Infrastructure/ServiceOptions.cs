@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using Npgsql;
 
 namespace UserKeys.Api.Infrastructure;
 
@@ -24,27 +23,8 @@ internal sealed class ServiceOptions
     public int ShutdownTimeoutSeconds { get; set; } = 30;
 }
 
-/// <summary>The database: <c>--connection</c>, else <c>ConnectionStrings__UserKeys</c>.</summary>
+/// <summary>The database: <c>--connection</c>, else <c>ConnectionStrings__UserKeys</c> (see <see cref="DatabaseConfiguration"/>).</summary>
 internal sealed class DatabaseOptions
 {
     public string? ConnectionString { get; set; }
-
-    public static string? Check(DatabaseOptions options)
-    {
-        if (string.IsNullOrWhiteSpace(options.ConnectionString))
-        {
-            return "no database configured: set ConnectionStrings__UserKeys or pass --connection \"Host=...;Database=...\"";
-        }
-
-        try
-        {
-            _ = new NpgsqlConnectionStringBuilder(options.ConnectionString);
-            return null;
-        }
-        catch (ArgumentException invalid)
-        {
-            // The message names the bad keyword, never the password.
-            return $"the connection string is not valid: {invalid.Message}";
-        }
-    }
 }
