@@ -9,7 +9,10 @@ internal static class CliProcess
 
     private static string ApiAssembly => Path.Combine(AppContext.BaseDirectory, "UserKeys.Api.dll");
 
-    public static Process Start(string? connectionString, params string[] args)
+    public static Process Start(string? connectionString, params string[] args) =>
+        Start(connectionString, new Dictionary<string, string>(), args);
+
+    public static Process Start(string? connectionString, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -30,6 +33,11 @@ internal static class CliProcess
         }
 
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
         return Process.Start(info) ?? throw new InvalidOperationException("could not start UserKeys.Api");
     }
 

@@ -14,10 +14,20 @@ internal static class ServeCommand
             // appsettings.json sits beside the assembly, wherever the process was started from.
             ContentRootPath = AppContext.BaseDirectory,
         });
-        // Say what is wrong in one line, before the host would log a stack trace about it.
+        // Say what is wrong, one line per setting, before the host would crash or log a stack trace about it.
+        var problems = ServiceOptions.Problems(builder.Configuration).ToList();
         if (DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError) is null)
         {
-            await Console.Error.WriteLineAsync($"serve: invalid configuration: {configurationError}").ConfigureAwait(false);
+            problems.Add(configurationError!);
+        }
+
+        if (problems.Count > 0)
+        {
+            foreach (var problem in problems)
+            {
+                await Console.Error.WriteLineAsync($"serve: invalid configuration: {problem}").ConfigureAwait(false);
+            }
+
             return ExitCodes.Usage;
         }
 

@@ -21,6 +21,25 @@ internal sealed class ServiceOptions
     /// <summary>How long a stopping service lets in-flight requests finish.</summary>
     [Range(1, 300)]
     public int ShutdownTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>What is wrong with the configured settings (empty when nothing is), each naming its setting.</summary>
+    public static IReadOnlyList<string> Problems(IConfiguration configuration)
+    {
+        var options = new ServiceOptions();
+        try
+        {
+            configuration.GetSection(Section).Bind(options);
+        }
+        catch (InvalidOperationException unreadable)
+        {
+            // "Failed to convert configuration value 'abc' at 'UserKeys:ShutdownTimeoutSeconds' to type 'System.Int32'."
+            return [unreadable.Message];
+        }
+
+        var results = new List<ValidationResult>();
+        Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
+        return results.Select(result => $"{Section}:{string.Join(",", result.MemberNames)}: {result.ErrorMessage}").ToList();
+    }
 }
 
 /// <summary>The database: <c>--connection</c>, else <c>ConnectionStrings__UserKeys</c> (see <see cref="DatabaseConfiguration"/>).</summary>
