@@ -97,17 +97,12 @@ internal sealed partial class ProblemMapping(IProblemDetailsService problems, IL
     };
 
     /// <summary>The database could not be reached or is shutting down: the caller may retry.</summary>
-    internal static bool IsUnavailable(Exception exception) => exception switch
-    {
-        PostgresException postgres => postgres.IsTransient
-            || postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
-            || postgres.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
-                or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections,
-        NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is IOException or System.Net.Sockets.SocketException or TimeoutException,
-        TimeoutException => true,
-        InvalidOperationException when exception.InnerException is { } inner => IsUnavailable(inner),
-        _ => false,
-    };
+    internal static bool IsUnavailable(Exception exception) =>
+        Retry.IsBrokenConnection(exception)
+        || exception is TimeoutException
+        // Transient server-side states (too many connections, a deadlock left after the retries, ...).
+        || exception is PostgresException { IsTransient: true } or PostgresException { SqlState: PostgresErrorCodes.TooManyConnections }
+        || (exception is InvalidOperationException { InnerException: { } inner } && IsUnavailable(inner));
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Method} request abandoned: the client disconnected")]
     private static partial void LogClientGone(ILogger logger, string method);
