@@ -251,29 +251,15 @@ public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
 
     private async Task<MigrationStatus> ReadStatusAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        IReadOnlyList<AppliedScript> applied;
-        try
-        {
-            applied = (await connection.QueryAsync<(string Name, DateTime Applied)>(new CommandDefinition(
-                    SqlCatalog.Schema.AppliedScriptsWithTime.Text, cancellationToken: cancellationToken)).ConfigureAwait(false))
-                .Select(row => new AppliedScript(row.Name, DateTime.SpecifyKind(row.Applied, DateTimeKind.Utc)))
-                .ToList();
-        }
-        catch (PostgresException error) when (error.SqlState == PostgresErrorCodes.UndefinedTable)
-        {
-            applied = [];
-        }
-
+        var applied = await SchemaStatus.ReadJournalAsync(connection, cancellationToken).ConfigureAwait(false);
+        var schema = SchemaStatus.Compare(applied.Select(script => script.Name), Scripts);
         var recorded = await ReadChecksumsAsync(connection, cancellationToken).ConfigureAwait(false);
-        var appliedNames = applied.Select(script => script.Name).ToHashSet(StringComparer.Ordinal);
         var known = Scripts.ToDictionary(script => script.Name, StringComparer.Ordinal);
-        return new MigrationStatus(
-            applied,
-            Scripts.Where(script => !appliedNames.Contains(script.Name)).Select(script => script.Name).ToList(),
-            applied.Where(script => known.TryGetValue(script.Name, out var current) && recorded.TryGetValue(script.Name, out var sha)
-                    && !CryptographicOperations.FixedTimeEquals(sha, Checksum(current)))
-                .Select(script => script.Name).ToList(),
-            applied.Where(script => !known.ContainsKey(script.Name)).Select(script => script.Name).ToList());
+        var changed = applied
+            .Where(script => known.TryGetValue(script.Name, out var current) && recorded.TryGetValue(script.Name, out var sha)
+                && !CryptographicOperations.FixedTimeEquals(sha, Checksum(current)))
+            .Select(script => script.Name).ToList();
+        return new MigrationStatus(applied, schema.Pending, changed, schema.Unknown);
     }
 
     private static async Task<Dictionary<string, byte[]>> ReadChecksumsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using System.Data;
 using Dapper;
 using Npgsql;
+using DbUp.Engine;
 using UserKeys.Data.Sql;
 
 namespace UserKeys.Data.Migrations;
@@ -12,25 +13,36 @@ public sealed record SchemaStatus(IReadOnlyList<string> Pending, IReadOnlyList<s
 {
     public bool IsCurrent => Pending.Count == 0 && Unknown.Count == 0;
 
-    /// <summary>Reads the journal in one statement; a database without a journal has every script pending.</summary>
-    public static async Task<SchemaStatus> ReadAsync(IDbConnection connection, CancellationToken cancellationToken)
+    /// <summary>Reads the journal in one statement and compares it with the scripts this build carries.</summary>
+    public static async Task<SchemaStatus> ReadAsync(IDbConnection connection, CancellationToken cancellationToken) =>
+        Compare((await ReadJournalAsync(connection, cancellationToken).ConfigureAwait(false)).Select(script => script.Name),
+            DatabaseUpgrader.EmbeddedScripts());
+
+    /// <summary>DbUp's journal, in the order scripts were applied; empty for a database without one.</summary>
+    public static async Task<IReadOnlyList<AppliedScript>> ReadJournalAsync(IDbConnection connection, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        IReadOnlyList<string> applied;
         try
         {
-            applied = (await connection.QueryAsync<string>(new CommandDefinition(
-                SqlCatalog.Schema.AppliedScripts.Text, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+            return (await connection.QueryAsync<(string Name, DateTime Applied)>(new CommandDefinition(
+                    SqlCatalog.Schema.AppliedScripts.Text, cancellationToken: cancellationToken)).ConfigureAwait(false))
+                .Select(row => new AppliedScript(row.Name, DateTime.SpecifyKind(row.Applied, DateTimeKind.Utc)))
+                .ToList();
         }
         catch (PostgresException error) when (error.SqlState == PostgresErrorCodes.UndefinedTable)
         {
-            applied = [];
+            return [];
         }
+    }
 
-        var known = DatabaseUpgrader.EmbeddedScripts().Select(script => script.Name).ToList();
+    /// <summary>What of <paramref name="scripts"/> is not applied yet, and what was applied that they do not include.</summary>
+    public static SchemaStatus Compare(IEnumerable<string> applied, IReadOnlyList<SqlScript> scripts)
+    {
+        ArgumentNullException.ThrowIfNull(scripts);
         var appliedSet = applied.ToHashSet(StringComparer.Ordinal);
+        var known = scripts.Select(script => script.Name).ToHashSet(StringComparer.Ordinal);
         return new SchemaStatus(
-            known.Where(name => !appliedSet.Contains(name)).ToList(),
-            applied.Where(name => !known.Contains(name, StringComparer.Ordinal)).Order(StringComparer.Ordinal).ToList());
+            scripts.Where(script => !appliedSet.Contains(script.Name)).Select(script => script.Name).ToList(),
+            appliedSet.Where(name => !known.Contains(name)).Order(StringComparer.Ordinal).ToList());
     }
 }

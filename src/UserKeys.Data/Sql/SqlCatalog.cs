@@ -60,7 +60,6 @@ public static class SqlCatalog
     public static class Schema
     {
         public static readonly SqlStatement AppliedScripts = Load("schema/applied_scripts");
-        public static readonly SqlStatement AppliedScriptsWithTime = Load("schema/applied_scripts_with_time");
     }
 
     public static class Upgrader
