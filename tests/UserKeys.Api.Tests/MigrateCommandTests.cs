@@ -10,11 +10,6 @@ public sealed class MigrateCommandTests
 {
     private static readonly string[] Embedded = [.. DatabaseUpgrader.EmbeddedScripts().Select(script => script.Name)];
 
-    private static async Task<List<string>> Journal(TestDatabase database)
-    {
-        await using var connection = await database.DataSource.OpenConnectionAsync();
-        return (await connection.QueryAsync<string>(TestSql.Get("journal_scripts"))).AsList();
-    }
 
     [Fact]
     public async Task Migrate_applies_every_script_prints_each_and_exits_0_then_finds_nothing_to_do()
@@ -35,7 +30,7 @@ public sealed class MigrateCommandTests
         Assert.Contains("nothing to apply", second.StandardOutput);
         Assert.Equal(0, dryRunAfter.ExitCode);
         Assert.DoesNotContain("pending", dryRunAfter.StandardOutput);
-        Assert.Equal(Embedded, await Journal(database));
+        Assert.Equal(Embedded, await database.JournalAsync());
     }
 
     [Fact]
@@ -66,7 +61,7 @@ public sealed class MigrateCommandTests
             Assert.Equal(1, results.Count(result => result.StandardOutput.Contains($"applied {name}", StringComparison.Ordinal)));
         }
 
-        Assert.Equal(Embedded, await Journal(database));
+        Assert.Equal(Embedded, await database.JournalAsync());
     }
 
     [Fact]
@@ -86,7 +81,7 @@ public sealed class MigrateCommandTests
         Assert.Contains("0002_create_api_keys.sql", result.StandardError);
         Assert.Contains("42P07", result.StandardError);
         Assert.Contains("applied 0001_create_users.sql", result.StandardOutput);
-        Assert.Equal(["0001_create_users.sql"], await Journal(database));
+        Assert.Equal(["0001_create_users.sql"], await database.JournalAsync());
     }
 
     [Fact]
@@ -119,7 +114,7 @@ public sealed class MigrateCommandTests
         var result = await CliProcess.RunAsync(unreachable, "migrate", "--connection", database.ConnectionString);
 
         Assert.Equal(0, result.ExitCode);
-        Assert.Equal(Embedded, await Journal(database));
+        Assert.Equal(Embedded, await database.JournalAsync());
     }
 
     [Fact]
@@ -167,19 +162,14 @@ public sealed class KilledUpgraderTests
         await hold.RollbackAsync();
 
         // The killed run's script rolled back with its dead session; the journal has only what committed.
-        var journal = await Journal(database);
+        var journal = await database.JournalAsync();
         Assert.Equal([scripts[0].Name], journal);
 
         var next = await CliProcess.RunAsync(database.ConnectionString, "migrate");
         Assert.True(next.ExitCode == 0, next.StandardError);
-        Assert.Equal(scripts.Select(script => script.Name), await Journal(database));
+        Assert.Equal(scripts.Select(script => script.Name), await database.JournalAsync());
     }
 
-    private static async Task<List<string>> Journal(TestDatabase database)
-    {
-        await using var connection = await database.DataSource.OpenConnectionAsync();
-        return (await connection.QueryAsync<string>(TestSql.Get("journal_scripts"))).AsList();
-    }
 }
 
 /// <summary>What the deploy pipeline sees of the migration guards.</summary>

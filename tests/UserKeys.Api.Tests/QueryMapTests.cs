@@ -130,10 +130,10 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
             (observed.TryGetValue(statement.Name, out var labels) ? string.Join("; ", labels)
                 : NotObservedPerRequest.GetValueOrDefault(statement.Name, "**nothing observed**")) + " |").ToList();
         var expected = string.Join('\n', ["| query file | run by |", "| --- | --- |", .. table]);
-        var readme = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "sql", "README.md"));
+        var readme = await File.ReadAllTextAsync(RepositoryFiles.Path("sql", "README.md"));
         var actual = QueryMap().Match(readme).Groups[1].Value.Trim();
-        Directory.CreateDirectory(Path.Combine(RepositoryRoot(), "artifacts"));
-        await File.WriteAllTextAsync(Path.Combine(RepositoryRoot(), "artifacts", "query-map.md"), expected + "\n");
+        Directory.CreateDirectory(RepositoryFiles.Path("artifacts"));
+        await File.WriteAllTextAsync(RepositoryFiles.Path("artifacts", "query-map.md"), expected + "\n");
 
         Assert.DoesNotContain("**nothing observed**", expected);
         Assert.True(expected == actual, $"sql/README.md's query map is out of date; it should read:\n{expected}");
@@ -141,17 +141,6 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
 
     private static string Normalize(string sql) =>
         Whitespace().Replace(Placeholder().Replace(string.Join('\n', sql.Split('\n').Where(line => !line.TrimStart().StartsWith("--", StringComparison.Ordinal))), "?"), " ").Trim();
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "UserKeys.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory!.FullName;
-    }
 
     [GeneratedRegex(@"(@[a-z_][a-z0-9_]*|\$\d+)")]
     private static partial Regex Placeholder();

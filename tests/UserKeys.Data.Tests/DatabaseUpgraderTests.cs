@@ -19,11 +19,6 @@ public sealed class DatabaseUpgraderTests
             Output = output ?? new StringWriter(),
         };
 
-    private static async Task<List<string>> Journal(TestDatabase database)
-    {
-        await using var connection = await database.DataSource.OpenConnectionAsync();
-        return (await connection.QueryAsync<string>(TestSql.Get("journal_scripts"))).AsList();
-    }
 
     private static async Task<bool> Exists(TestDatabase database, string relation)
     {
@@ -37,7 +32,7 @@ public sealed class DatabaseUpgraderTests
         Assert.NotEmpty(Embedded);
         Assert.All(Embedded, name => Assert.Matches(@"^\d{4}_[a-z0-9_]+\.sql$", name));
         Assert.Equal(Embedded.Order(StringComparer.Ordinal), Embedded);
-        var onDisk = Directory.EnumerateFiles(Path.Combine(SqlCatalogTests.RepositoryRoot(), "sql", "migrations"), "*.sql")
+        var onDisk = Directory.EnumerateFiles(RepositoryFiles.Path("sql", "migrations"), "*.sql")
             .Select(Path.GetFileName).Order(StringComparer.Ordinal);
         Assert.Equal(onDisk, Embedded);
     }
@@ -56,7 +51,7 @@ public sealed class DatabaseUpgraderTests
         Assert.Equal(Embedded.Select(name => $"applied {name}"), output.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
         Assert.True(second.Successful);
         Assert.Empty(second.Applied);
-        Assert.Equal(Embedded, await Journal(database));
+        Assert.Equal(Embedded, await database.JournalAsync());
         Assert.True(await Exists(database, "users"));
         Assert.True(await Exists(database, "api_keys"));
     }
@@ -93,7 +88,7 @@ public sealed class DatabaseUpgraderTests
         Assert.Contains("42P01", result.Error);
         Assert.Contains("no_such_table", result.Error);
         Assert.Equal(Embedded, result.Applied);
-        Assert.Equal(Embedded, await Journal(database));
+        Assert.Equal(Embedded, await database.JournalAsync());
         Assert.False(await Exists(database, "half_done"));
         Assert.False(await Exists(database, "never_reached"));
     }
@@ -115,6 +110,6 @@ public sealed class DatabaseUpgraderTests
         var expected = scripts.Select(script => script.Name).ToList();
         Assert.Equal(expected, results.SelectMany(result => result.Applied).Order(StringComparer.Ordinal));
         Assert.Contains(results, result => result.Applied.Count == 0);
-        Assert.Equal(expected, await Journal(database));
+        Assert.Equal(expected, await database.JournalAsync());
     }
 }

@@ -82,7 +82,7 @@ public sealed partial class QueryPlanTests(ITestOutputHelper output)
             .AppendLine("| statement | plan shape | index used | estimated cost |")
             .AppendLine("| --- | --- | --- | ---: |");
         rows.ForEach(row => summary.AppendLine(row));
-        var path = Path.Combine(SqlCatalogTests.RepositoryRoot(), "artifacts", "query-plans.md");
+        var path = RepositoryFiles.Path("artifacts", "query-plans.md");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await File.WriteAllTextAsync(path, summary.ToString());
         output.WriteLine($"{SqlCatalog.All.Count} statements planned; summary in {path}");

@@ -1,11 +1,12 @@
 using System.Text.RegularExpressions;
 using UserKeys.Data.Sql;
+using UserKeys.Testing;
 
 namespace UserKeys.Data.Tests;
 
 public sealed partial class SqlCatalogTests
 {
-    private static readonly string QueriesFolder = Path.Combine(RepositoryRoot(), "sql", "queries");
+    private static readonly string QueriesFolder = RepositoryFiles.Path("sql", "queries");
 
     [Fact]
     public void Every_query_file_has_a_catalog_entry_and_every_entry_has_a_file()
@@ -63,17 +64,6 @@ public sealed partial class SqlCatalogTests
             Assert.DoesNotContain("{", statement.Text);
             Assert.DoesNotContain("$1", statement.Text);
         }
-    }
-
-    internal static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "UserKeys.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("UserKeys.sln not found above " + AppContext.BaseDirectory);
     }
 
     [GeneratedRegex("--[^\n]*")]

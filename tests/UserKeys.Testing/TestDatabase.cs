@@ -42,3 +42,14 @@ public sealed class MigratedDatabaseFixture : Xunit.IAsyncLifetime
         }
     }
 }
+
+public static class TestDatabaseJournal
+{
+    /// <summary>The scripts DbUp's journal records, in the order they were applied.</summary>
+    public static async Task<List<string>> JournalAsync(this TestDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        await using var connection = await database.DataSource.OpenConnectionAsync().ConfigureAwait(false);
+        return (await Dapper.SqlMapper.QueryAsync<string>(connection, TestSql.Get("journal_scripts")).ConfigureAwait(false)).ToList();
+    }
+}
