@@ -110,8 +110,8 @@ internal sealed class AuthCache(TimeProvider clock)
     /// <summary>Called by the listener: serve from the cache only while notifications can reach it.</summary>
     public void SetListening(bool listening)
     {
-        Clear();
         _enabled = listening;
+        // The generation bump also discards lookups in flight: they read before this point.
         Clear();
     }
 
