@@ -7,6 +7,7 @@ using Dapper;
 using Npgsql;
 using NpgsqlTypes;
 using UserKeys.Api.Auth;
+using UserKeys.Api.Infrastructure;
 using UserKeys.Api.Users;
 using UserKeys.Data;
 using UserKeys.Data.Sql;
@@ -106,7 +107,7 @@ await File.WriteAllLinesAsync(Path.Combine(output, "tokens.txt"), tokens);
 
 // The deep page: the cursor the service would hand out after row number deepOffset.
 var units = new UnitOfWorkFactory(dataSource);
-var cursors = new UserCursor();
+var cursors = new UserCursor(new CursorSigner());
 var (deepCreatedAt, deepId, firstPageIds) = await units.ReadAsync(async (unit, ct) =>
 {
     await cursors.EnsureKeyAsync(unit, ct);

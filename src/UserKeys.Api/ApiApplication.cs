@@ -33,14 +33,18 @@ internal static class ApiApplication
         services.AddHostedService<SchemaCheck>();
         services.AddScoped<RequestConnection>();
         services.AddScoped<RequestUnitOfWork>();
+        services.AddScoped<IKeyStore, DatabaseKeyStore>();
         services.AddScoped<KeyVerifier>();
         services.AddScoped<UserService>();
         services.AddScoped<KeyService>();
+        services.AddSingleton<CursorSigner>();
         services.AddSingleton<UserCursor>();
+        services.AddSingleton<KeyCursor>();
         services.AddSingleton<AuthCache>();
         services.AddHostedService<AuthCacheListener>();
 
         services.AddBearerAuthentication();
+        services.AddUserKeysRateLimits();
         services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
             context.ProblemDetails.Detail ??= ProblemMapping.DefaultDetail(context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode));
         services.AddExceptionHandler<ProblemMapping>();
@@ -58,12 +62,18 @@ internal static class ApiApplication
     public static WebApplication UseUserKeysApi(this WebApplication app)
     {
         app.UseMiddleware<RequestLogging>();
+        if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServiceOptions>>().Value.TrustedProxyList().Count > 0)
+        {
+            app.UseForwardedHeaders();
+        }
+
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseRouting();
         app.Use(RequestLogging.RememberRoute);
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
 
         app.MapHealth();
         app.MapUsers();

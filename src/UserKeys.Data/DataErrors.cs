@@ -19,6 +19,12 @@ public sealed class NotFoundError(string resource, long id) : DataError($"{resou
     public long Id { get; } = id;
 }
 
+/// <summary>A rule of the data would be broken (the last admin removed, a user's key cap passed): 409.</summary>
+public sealed class RuleError(string title, string message) : DataError(message)
+{
+    public string Title { get; } = title;
+}
+
 /// <summary>Maps PostgreSQL errors to domain errors by SQLSTATE and constraint name; anything else is left alone.</summary>
 internal static class PostgresErrorMap
 {
@@ -26,6 +32,15 @@ internal static class PostgresErrorMap
     internal const string UsersEmailUnique = "users_email_lower_key";
     internal const string ApiKeysTokenHashUnique = "api_keys_token_hash_key";
     internal const string ApiKeysUserForeignKey = "api_keys_user_id_fkey";
+
+    // Raised by the trigger of migration 0006 (SQLSTATE 23514, this constraint name).
+    internal const string UsersLastAdmin = "users_last_admin";
+
+    internal static bool IsLastAdmin(PostgresException error) =>
+        error.SqlState == PostgresErrorCodes.CheckViolation && error.ConstraintName == UsersLastAdmin;
+
+    internal static RuleError LastAdmin() =>
+        new("The last admin", "This user is the last admin; there must always be one. Make another user an admin first.");
 
     internal static bool TryMapUnique(PostgresException error, out DataError mapped)
     {

@@ -34,7 +34,6 @@ public sealed class UnitOfWork : IAsyncDisposable
     private UserRepository? _users;
     private ApiKeyRepository? _keys;
     private ServiceSecretRepository? _secrets;
-    private AuthChangeRepository? _authChanges;
     private bool _committed;
 
     internal UnitOfWork(UnitOfWorkMode mode, bool ownsConnection)
@@ -56,8 +55,6 @@ public sealed class UnitOfWork : IAsyncDisposable
     public ApiKeyRepository Keys => _keys ??= new ApiKeyRepository(Connection, Transaction);
 
     public ServiceSecretRepository Secrets => _secrets ??= new ServiceSecretRepository(Connection, Transaction);
-
-    public AuthChangeRepository AuthChanges => _authChanges ??= new AuthChangeRepository(Connection, Transaction);
 
     internal async Task OpenAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {

@@ -36,7 +36,8 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         if (await IsMigratedAsync())
         {
             AdminToken = await BootstrapAdminCommand.IssueAsync(
-                new UnitOfWorkFactory(Database.DataSource), $"admin-{Guid.NewGuid():N}@example.com", "Admin", NullLogger.Instance, CancellationToken.None);
+                new UnitOfWorkFactory(Database.DataSource), $"admin-{Guid.NewGuid():N}@example.com", "Admin", NullLogger.Instance, CancellationToken.None)
+                ?? throw new InvalidOperationException("bootstrap issued no token");
             IssuedTokens.Add(AdminToken);
         }
     }
@@ -51,6 +52,11 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     {
         builder.UseEnvironment("Production");
         builder.UseSetting("ConnectionStrings:UserKeys", Database.ConnectionString);
+        // Every test class shares one client address (the in-memory host has none): the limits stay on,
+        // but high enough that only the tests about them (RateLimitTests) reach them.
+        builder.UseSetting("UserKeys:RateLimits:FailuresPerAddressPerSecond", "100000");
+        builder.UseSetting("UserKeys:RateLimits:PerKeyPerSecond", "100000");
+        ConfigureSettings(builder);
         builder.ConfigureLogging(logging =>
         {
             // Everything, at every level, into the capture (searched for tokens); nothing to the console.
@@ -63,6 +69,11 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     }
 
     protected virtual void ConfigureTestServices(IServiceCollection services)
+    {
+    }
+
+    /// <summary>Settings a test class changes (after the defaults above, so they win).</summary>
+    protected virtual void ConfigureSettings(IWebHostBuilder builder)
     {
     }
 

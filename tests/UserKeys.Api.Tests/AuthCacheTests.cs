@@ -160,15 +160,19 @@ public sealed class DeafInstanceFactory : ApiFactory
         services.AddHostedService<DeafListener>();
     }
 
-    private sealed class DeafListener(AuthCache cache) : Microsoft.Extensions.Hosting.IHostedService
+    /// <summary>Hears its own heartbeat (so the cache serves) and nothing else.</summary>
+    private sealed class DeafListener(AuthCache cache, TimeProvider clock) : Microsoft.Extensions.Hosting.BackgroundService
     {
-        public Task StartAsync(CancellationToken cancellationToken)
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
             cache.SetListening(true);
-            return Task.CompletedTask;
+            using var heartbeat = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
+            do
+            {
+                cache.Heard(clock.GetUtcNow());
+            }
+            while (await heartbeat.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
 

@@ -35,15 +35,24 @@ public sealed class BootstrapAdminCommandTests(ApiFactory api) : IClassFixture<A
     }
 
     [Fact]
-    public async Task A_member_with_that_email_is_promoted()
+    public async Task A_member_with_that_email_is_refused_without_promote_and_promoted_with_it()
     {
         var member = await api.CreateUserWithKey();
+        using var client = api.Client(member.Token);
 
-        var run = await CliProcess.RunAsync(api.Database.ConnectionString, "bootstrap-admin", "--email", member.Email);
+        foreach (var flags in new[] { Array.Empty<string>(), ["--if-missing"] })
+        {
+            var refused = await CliProcess.RunAsync(api.Database.ConnectionString, ["bootstrap-admin", "--email", member.Email, .. flags]);
+            Assert.Equal(4, refused.ExitCode);
+            Assert.Empty(refused.StandardOutput);
+            Assert.Contains("--promote", refused.StandardError, StringComparison.Ordinal);
+            Assert.Equal("member", (await (await client.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK)).Str("role"));
+        }
+
+        var run = await CliProcess.RunAsync(api.Database.ConnectionString, "bootstrap-admin", "--email", member.Email, "--promote");
 
         Assert.Equal(0, run.ExitCode);
         api.IssuedTokens.Add(run.StandardOutput.Trim());
-        using var client = api.Client(member.Token);
         Assert.Equal("admin", (await (await client.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK)).Str("role"));
     }
 

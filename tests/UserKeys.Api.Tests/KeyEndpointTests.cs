@@ -71,7 +71,7 @@ public sealed partial class KeyEndpointTests(ApiFactory api) : IClassFixture<Api
     }
 
     [Fact]
-    public async Task List_shows_keys_without_tokens_oldest_first()
+    public async Task List_shows_keys_without_tokens_newest_first()
     {
         using var admin = api.Admin();
         var owner = await api.CreateUserWithKey();
@@ -80,8 +80,9 @@ public sealed partial class KeyEndpointTests(ApiFactory api) : IClassFixture<Api
         var keys = await (await admin.GetAsync($"/v1/users/{owner.Id}/keys")).Expect(HttpStatusCode.OK);
 
         var items = keys.GetProperty("items").EnumerateArray().ToList();
-        Assert.Equal([owner.KeyId, second.Long("id")], items.Select(key => key.Long("id")));
+        Assert.Equal([second.Long("id"), owner.KeyId], items.Select(key => key.Long("id")));
         Assert.All(items, key => Assert.False(key.TryGetProperty("token", out _)));
+        Assert.True(keys.GetProperty("next_cursor").ValueKind == System.Text.Json.JsonValueKind.Null);
         Assert.DoesNotContain(owner.Token, keys.GetRawText());
         await (await admin.GetAsync($"/v1/users/{long.MaxValue}/keys")).Expect(HttpStatusCode.NotFound);
     }

@@ -8,18 +8,19 @@ public sealed class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
     // Every row of the contract's endpoint table, with the statuses it names.
     public static TheoryData<string, string, string[]> Contract => new()
     {
-        { "post", "/v1/users", ["201", "400", "401", "403", "409"] },
-        { "get", "/v1/users/{id}", ["200", "401", "404"] },
-        { "get", "/v1/users/me", ["200", "401"] },
-        { "get", "/v1/users", ["200", "400", "401", "403"] },
-        { "patch", "/v1/users/{id}", ["200", "400", "401", "404", "409"] },
-        { "delete", "/v1/users/{id}", ["204", "401", "403", "404"] },
-        { "post", "/v1/users/{id}/keys", ["201", "400", "401", "404"] },
-        { "get", "/v1/users/{id}/keys", ["200", "401", "404"] },
-        { "post", "/v1/users/{id}/keys/{key_id}/revoke", ["200", "401", "404"] },
-        { "delete", "/v1/users/{id}/keys/{key_id}", ["204", "401", "404"] },
-        { "post", "/v1/provision", ["201", "400", "401", "403", "409"] },
-        { "post", "/v1/keys/verify", ["200", "400"] },
+        // Every scoped endpoint may answer 403 (a missing scope) and every authenticated one 429 (per-key limit).
+        { "post", "/v1/users", ["201", "400", "401", "403", "409", "429"] },
+        { "get", "/v1/users/{id}", ["200", "401", "403", "404", "429"] },
+        { "get", "/v1/users/me", ["200", "401", "429"] },
+        { "get", "/v1/users", ["200", "400", "401", "403", "429"] },
+        { "patch", "/v1/users/{id}", ["200", "400", "401", "403", "404", "409", "429"] },
+        { "delete", "/v1/users/{id}", ["204", "401", "403", "404", "409", "429"] },
+        { "post", "/v1/users/{id}/keys", ["201", "400", "401", "403", "404", "409", "429"] },
+        { "get", "/v1/users/{id}/keys", ["200", "400", "401", "403", "404", "429"] },
+        { "post", "/v1/users/{id}/keys/{key_id}/revoke", ["200", "401", "403", "404", "429"] },
+        { "delete", "/v1/users/{id}/keys/{key_id}", ["204", "401", "403", "404", "429"] },
+        { "post", "/v1/provision", ["201", "400", "401", "403", "409", "429"] },
+        { "post", "/v1/keys/verify", ["200", "400", "401", "403", "429"] },
         { "get", "/healthz", ["200"] },
         { "get", "/readyz", ["200", "503"] },
     };
@@ -37,8 +38,13 @@ public sealed class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         var operation = (await Document()).GetProperty("paths").GetProperty(path).GetProperty(method);
         var responses = operation.GetProperty("responses").EnumerateObject().Select(response => response.Name).ToHashSet();
         Assert.Superset(statuses.ToHashSet(), responses);
-        var anonymous = path is "/v1/keys/verify" or "/healthz" or "/readyz";
-        Assert.Equal(!anonymous, operation.TryGetProperty("security", out _));
+        var anonymous = path is "/healthz" or "/readyz";
+        Assert.Equal(!anonymous, operation.TryGetProperty("security", out var security));
+        if (path == "/v1/keys/verify")
+        {
+            // Optional: anonymously (an empty requirement) or with a bearer key.
+            Assert.Contains(security.EnumerateArray(), requirement => !requirement.EnumerateObject().Any());
+        }
         if (method is "post" or "patch" && !path.EndsWith("/revoke", StringComparison.Ordinal))
         {
             Assert.True(operation.TryGetProperty("requestBody", out _), $"{method} {path} has no request body");

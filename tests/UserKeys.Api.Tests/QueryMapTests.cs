@@ -22,8 +22,7 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
     private static readonly Dictionary<string, string> NotObservedPerRequest = new()
     {
         ["auth/listen"] = "serve: the auth cache's listener, once per (re)connection",
-        ["session/ping"] = "serve: the auth cache's listener, after 5 s without notifications",
-        ["upgrader/lock"] = "migrate, while another upgrader holds the migration lock",
+        ["auth/heartbeat"] = "serve: the auth cache's listener, every second",
         ["keys/get_by_id"] = "no endpoint (data layer: one key of one user; used by tests)",
         ["keys/list_by_users"] = "no endpoint (data layer: keys of many users in one statement; include=keys now joins instead)",
     };
@@ -99,7 +98,9 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
             await (await admin.PatchJson($"/v1/users/{member.Id}", new { email = Http.Email(), name = "x" })).Expect(HttpStatusCode.OK));
         await Observe("POST /v1/users/{id}/keys", async () =>
             await (await admin.PostJson($"/v1/users/{member.Id}/keys", new { })).Expect(HttpStatusCode.Created));
-        await Observe("GET /v1/users/{id}/keys", async () => await (await admin.GetAsync($"/v1/users/{member.Id}/keys")).Expect(HttpStatusCode.OK));
+        var keyPage = await ObserveResult("GET /v1/users/{id}/keys", async () => await (await admin.GetAsync($"/v1/users/{member.Id}/keys?limit=1")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/users/{id}/keys?after=", async () =>
+            await (await admin.GetAsync($"/v1/users/{member.Id}/keys?limit=1&after={Uri.EscapeDataString(keyPage.Str("next_cursor"))}")).Expect(HttpStatusCode.OK));
         await Observe("POST /v1/users/{id}/keys/{key_id}/revoke", async () =>
             await (await admin.PostAsync($"/v1/users/{member.Id}/keys/{spare.Long("id")}/revoke", null)).Expect(HttpStatusCode.OK));
         await Observe("DELETE /v1/users/{id}/keys/{key_id}", async () =>
@@ -116,7 +117,7 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
             await using var connection = await api.Database.DataSource.OpenConnectionAsync();
             await SchemaStatus.ReadAsync(connection, CancellationToken.None);
             var token = await BootstrapAdminCommand.IssueAsync(new UnitOfWorkFactory(api.Database.DataSource), Http.Email("boot"), null, NullLogger.Instance, CancellationToken.None);
-            api.IssuedTokens.Add(token);
+            api.IssuedTokens.Add(token!);
         });
         await using (var empty = await PostgresServer.CreateEmptyDatabaseAsync())
         {

@@ -60,7 +60,7 @@ public sealed class VerifyTests(ApiFactory api) : IClassFixture<ApiFactory>
         await using (var connection = await api.Database.DataSource.OpenConnectionAsync())
         {
             await new ApiKeyRepository(connection, null).CreateAsync(
-                new NewApiKey(member.Id, "old", issued.Prefix, issued.Hash, DateTime.UtcNow.AddMinutes(-1)), CancellationToken.None);
+                new NewApiKey(member.Id, "old", issued.Prefix, issued.Hash, DateTime.UtcNow.AddMinutes(-1), Auth.Scopes.All), 1000, CancellationToken.None);
         }
 
         api.IssuedTokens.Add(issued.Token);

@@ -13,8 +13,9 @@ public sealed class ApiKeyRepositoryTests(MigratedDatabaseFixture fixture) : ICl
     private Task<UserRow> CreateUser() =>
         Run(unit => unit.Users.CreateAsync(new NewUser(Unique.Email(), "Key Owner", Roles.Member), CancellationToken.None));
 
-    private Task<ApiKeyRow> CreateKey(long userId, byte[]? hash = null, string? name = "ci", DateTime? expiresAt = null) =>
-        Run(unit => unit.Keys.CreateAsync(new NewApiKey(userId, name, "uk_Ab12", hash ?? Unique.TokenHash(), expiresAt), CancellationToken.None));
+    private async Task<ApiKeyRow> CreateKey(long userId, byte[]? hash = null, string? name = "ci", DateTime? expiresAt = null) =>
+        (await Run(unit => unit.Keys.CreateAsync(
+            new NewApiKey(userId, name, "uk_Ab12", hash ?? Unique.TokenHash(), expiresAt, Unique.AllScopes), Unique.MaxKeys, CancellationToken.None)))!;
 
     [Fact]
     public async Task Create_returns_the_key_without_its_hash_and_with_timestamps()
@@ -31,7 +32,10 @@ public sealed class ApiKeyRepositoryTests(MigratedDatabaseFixture fixture) : ICl
         Assert.Equal(expires, key.ExpiresAt);
         Assert.Null(key.RevokedAt);
         Assert.Null(key.LastUsedAt);
-        Assert.Equal(key, await Run(unit => unit.Keys.GetAsync(user.Id, key.Id, CancellationToken.None)));
+        Assert.Equal(Unique.AllScopes, key.Scopes);
+        var fetched = await Run(unit => unit.Keys.GetAsync(user.Id, key.Id, CancellationToken.None));
+        Assert.Equal(key, fetched with { Scopes = key.Scopes });
+        Assert.Equal(key.Scopes, fetched.Scopes);
     }
 
     [Fact]
@@ -81,10 +85,13 @@ public sealed class ApiKeyRepositoryTests(MigratedDatabaseFixture fixture) : ICl
         await CreateKey(other.Id);
         var second = await CreateKey(owner.Id);
 
-        var keys = await Run(unit => unit.Keys.ListByUserAsync(owner.Id, CancellationToken.None));
+        var keys = await Run(unit => unit.Keys.ListByUserAsync(owner.Id, null, 10, CancellationToken.None));
+        var after = await Run(unit => unit.Keys.ListByUserAsync(owner.Id, second.Id, 10, CancellationToken.None));
 
-        Assert.Equal([first.Id, second.Id], keys.Select(key => key.Id));
-        Assert.Empty(await Run(async unit => await unit.Keys.ListByUserAsync((await CreateUserIn(unit)).Id, CancellationToken.None)));
+        Assert.Equal([second.Id, first.Id], keys.Select(key => key.Id));
+        Assert.Equal([first.Id], after.Select(key => key.Id));
+        Assert.Equal(Unique.AllScopes, keys[0].Scopes);
+        Assert.Empty(await Run(async unit => await unit.Keys.ListByUserAsync((await CreateUserIn(unit)).Id, null, 10, CancellationToken.None)));
     }
 
     private static Task<UserRow> CreateUserIn(UnitOfWork unit) =>
@@ -169,7 +176,8 @@ public sealed class ApiKeyRepositoryTests(MigratedDatabaseFixture fixture) : ICl
         await Assert.ThrowsAsync<NotFoundError>(() =>
             Run(async unit => { await unit.Keys.DeleteAsync(stranger.Id, key.Id, CancellationToken.None); return 0; }));
 
-        Assert.Equal(key, await Run(unit => unit.Keys.GetAsync(owner.Id, key.Id, CancellationToken.None)));
+        var kept = await Run(unit => unit.Keys.GetAsync(owner.Id, key.Id, CancellationToken.None));
+        Assert.Equal(key, kept with { Scopes = key.Scopes });
     }
 
     [Fact]

@@ -32,7 +32,7 @@ public sealed partial class QueryPlanTests(ITestOutputHelper output)
             ["email"] = sample.Email, ["token_hash"] = sample.TokenHash, ["limit"] = 51, ["offset"] = 1000,
             ["user_ids"] = Enumerable.Range(0, 50).Select(i => sample.Id + i).ToArray(), ["name"] = "cursor_hmac_key", ["role"] = "member",
             ["set_name"] = true, ["prefix"] = "uk_plan", ["expires_at"] = (DateTime?)null, ["payload"] = "key:1", ["key"] = 1L,
-            ["sha256"] = new byte[32],
+            ["sha256"] = new byte[32], ["max_keys"] = 100, ["scopes"] = new[] { "users:read" },
         };
 
         var rows = new List<string>();

@@ -6,4 +6,10 @@ internal static class Unique
     public static string Email(string local = "user") => $"{local}-{Guid.NewGuid():N}@example.com";
 
     public static byte[] TokenHash() => System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+
+    /// <summary>Every scope a key can hold (migration 0007).</summary>
+    public static readonly string[] AllScopes = ["users:read", "users:write", "keys:read", "keys:write", "keys:verify", "audit:read"];
+
+    /// <summary>A generous cap, for tests that are not about the cap.</summary>
+    public const int MaxKeys = 1000;
 }

@@ -106,8 +106,8 @@ public sealed class UserPagingTests
             keysOf[user.Id] = [];
             for (var k = 0; k < index % 3; k++) // 0, 1 or 2 keys
             {
-                var key = await units.RunAsync((unit, ct) => unit.Keys.CreateAsync(
-                    new Keys.NewApiKey(user.Id, $"k{k}", "uk_test", Unique.TokenHash(), null), ct), CancellationToken.None);
+                var key = (await units.RunAsync((unit, ct) => unit.Keys.CreateAsync(
+                    new Keys.NewApiKey(user.Id, $"k{k}", "uk_test", Unique.TokenHash(), null, Unique.AllScopes), Unique.MaxKeys, ct), CancellationToken.None))!;
                 keysOf[user.Id].Add(key.Id);
             }
         }

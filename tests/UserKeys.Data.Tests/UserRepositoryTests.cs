@@ -119,8 +119,8 @@ public sealed class UserRepositoryTests(MigratedDatabaseFixture fixture) : IClas
     public async Task Delete_removes_the_user_and_cascades_to_its_keys()
     {
         var user = await CreateUser();
-        await Run(unit => unit.Keys.CreateAsync(new NewApiKey(user.Id, "one", "uk_aaaa", Unique.TokenHash(), null), CancellationToken.None));
-        await Run(unit => unit.Keys.CreateAsync(new NewApiKey(user.Id, "two", "uk_bbbb", Unique.TokenHash(), null), CancellationToken.None));
+        await Run(unit => unit.Keys.CreateAsync(new NewApiKey(user.Id, "one", "uk_aaaa", Unique.TokenHash(), null, Unique.AllScopes), Unique.MaxKeys, CancellationToken.None));
+        await Run(unit => unit.Keys.CreateAsync(new NewApiKey(user.Id, "two", "uk_bbbb", Unique.TokenHash(), null, Unique.AllScopes), Unique.MaxKeys, CancellationToken.None));
 
         await Run(async unit => { await unit.Users.DeleteAsync(user.Id, CancellationToken.None); return 0; });
 

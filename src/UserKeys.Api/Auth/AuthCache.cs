@@ -1,98 +1,173 @@
-using System.Collections.Concurrent;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using UserKeys.Api.Infrastructure;
+using UserKeys.Data;
 using UserKeys.Data.Keys;
 
 namespace UserKeys.Api.Auth;
 
 /// <summary>
-/// Verified keys (with their users) by token hash, so that authentication and verification cost no
-/// database round trip in the common case. Revocation still wins:
+/// Keys (with their users) by token hash, and tokens recently found unknown, so that authentication and
+/// verification cost no database round trip in the common case. Revocation still wins:
 /// <list type="bullet">
-/// <item>the instance that changes a key or user evicts it right after its transaction commits, before answering;</item>
-/// <item>every instance evicts on the PostgreSQL notification that the same transaction sent (<see cref="AuthCacheListener"/>);</item>
-/// <item>the cache serves only while that listener is connected, and is cleared whenever it (re)connects,
-/// so a notification missed while disconnected cannot leave a stale entry;</item>
-/// <item>a lookup that raced an eviction does not re-insert what it read (a generation counter);</item>
-/// <item>entries expire after <see cref="ServiceTtl"/> whatever happens.</item>
+/// <item>database triggers announce every change to keys and users, however it is made (migration 0004);
+/// <see cref="AuthCacheListener"/> evicts what they name, through an index (no scan of every entry);</item>
+/// <item>the instance that makes a change also evicts right after its commit, before answering;</item>
+/// <item>entries are served only while the listener has heard its own heartbeat within
+/// <see cref="MaxSilence"/>: notifications arrive in commit order, so every change committed before that
+/// heartbeat was sent has been applied. A pooler that drops LISTEN or a silent network break turns the
+/// cache off within <see cref="MaxSilence"/>;</item>
+/// <item>a lookup that raced an eviction does not store what it read (a generation counter checked under
+/// the same lock that evictions take), and nothing ever overwrites a cached row: the last-use time lives
+/// beside it (<see cref="CachedKey"/>);</item>
+/// <item>entries expire after <see cref="ServiceOptions.AuthCacheSeconds"/>; the cache holds at most
+/// <see cref="ServiceOptions.AuthCacheMaxEntries"/> keys and evicts (least recently used first) when full.</item>
 /// </list>
 /// </summary>
-internal sealed class AuthCache(TimeProvider clock)
+internal sealed class AuthCache : IDisposable
 {
-    public const int MaxEntries = 100_000;
+    /// <summary>How long the cache may go without hearing its own heartbeat before it stops serving.</summary>
+    public static readonly TimeSpan MaxSilence = TimeSpan.FromSeconds(3);
 
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    /// <summary>How long a token is remembered as unknown (a key inserted with it forgets it at once).</summary>
+    public static readonly TimeSpan UnknownTtl = TimeSpan.FromSeconds(10);
+
+    private readonly TimeProvider _clock;
+    private readonly object _gate = new();
+    private readonly MemoryCache _keys;
+    private readonly MemoryCache _unknown;
+    private readonly Dictionary<long, CachedKey> _byKey = [];
+    private readonly Dictionary<long, HashSet<CachedKey>> _byUser = [];
+    private readonly PostEvictionDelegate _onEvicted;
     private long _generation;
-    private volatile bool _enabled;
+    private volatile bool _listening;
+    private long _heardTicks;
 
-    /// <summary>How long an entry may be served; zero turns the cache off.</summary>
-    public TimeSpan ServiceTtl { get; set; } = TimeSpan.FromSeconds(30);
-
-    public bool Enabled => _enabled && ServiceTtl > TimeSpan.Zero;
-
-    public int Count => _entries.Count;
-
-    /// <summary>Read before a database lookup; pass to <see cref="Add"/>.</summary>
-    public long Generation => Interlocked.Read(ref _generation);
-
-    public bool TryGet(byte[] tokenHash, out ApiKeyWithUserRow key)
+    public AuthCache(TimeProvider clock, IOptions<ServiceOptions> options)
     {
-        key = null!;
-        if (!Enabled || !_entries.TryGetValue(Key(tokenHash), out var entry))
+        _clock = clock;
+        Ttl = TimeSpan.FromSeconds(options.Value.AuthCacheSeconds);
+        MaxEntries = options.Value.AuthCacheMaxEntries;
+        _keys = new MemoryCache(new MemoryCacheOptions
         {
-            return false;
-        }
-
-        if (entry.ExpiresAt <= clock.GetUtcNow())
+            Clock = new SystemClockAdapter(clock),
+            SizeLimit = MaxEntries,
+            CompactionPercentage = 0.1,
+            ExpirationScanFrequency = TimeSpan.FromSeconds(5),
+        });
+        _unknown = new MemoryCache(new MemoryCacheOptions
         {
-            _entries.TryRemove(new KeyValuePair<string, Entry>(Key(tokenHash), entry));
-            return false;
-        }
-
-        key = entry.Key;
-        return true;
+            Clock = new SystemClockAdapter(clock),
+            SizeLimit = Math.Max(1, MaxEntries / 10),
+            CompactionPercentage = 0.1,
+            ExpirationScanFrequency = TimeSpan.FromSeconds(5),
+        });
+        _onEvicted = OnEvicted;
     }
 
-    /// <summary>Caches a row read from the database, unless an eviction happened since <paramref name="generation"/>.</summary>
-    public void Add(byte[] tokenHash, ApiKeyWithUserRow key, long generation)
+    public TimeSpan Ttl { get; }
+
+    public int MaxEntries { get; }
+
+    /// <summary>Whether the cache is configured on at all (AuthCacheSeconds &gt; 0).</summary>
+    public bool Configured => Ttl > TimeSpan.Zero;
+
+    /// <summary>Serving: configured, listening, and its own heartbeat heard within <see cref="MaxSilence"/>.</summary>
+    public bool Enabled =>
+        _listening && Configured && _clock.GetUtcNow().UtcTicks - Interlocked.Read(ref _heardTicks) <= MaxSilence.Ticks;
+
+    public int Count => (int)_keys.Count;
+
+    /// <summary>Read before a database lookup; pass to <see cref="Add"/> or <see cref="AddUnknown"/>.</summary>
+    public long Generation => Interlocked.Read(ref _generation);
+
+    public bool TryGet(byte[] tokenHash, out CachedKey key)
     {
-        if (!Enabled || _entries.Count >= MaxEntries)
+        key = null!;
+        return Enabled && _keys.TryGetValue(CacheKey(tokenHash), out key!);
+    }
+
+    /// <summary>Whether this token was looked up recently and no key had it.</summary>
+    public bool IsKnownUnknown(byte[] tokenHash) => Enabled && _unknown.TryGetValue(CacheKey(tokenHash), out _);
+
+    /// <summary>
+    /// The entry for a row read from the database: cached, unless the cache is off or an eviction ran since
+    /// <paramref name="generation"/> (what was read may be what it evicted); then an entry that is not kept.
+    /// </summary>
+    public CachedKey Add(byte[] tokenHash, ApiKeyWithUserRow row, long generation)
+    {
+        var entry = new CachedKey(CacheKey(tokenHash), row);
+        if (!Enabled)
+        {
+            return entry;
+        }
+
+        lock (_gate)
+        {
+            if (_generation != generation)
+            {
+                return entry;
+            }
+
+            using (var cacheEntry = _keys.CreateEntry(entry.CacheKey))
+            {
+                cacheEntry.Value = entry;
+                cacheEntry.Size = 1;
+                cacheEntry.AbsoluteExpirationRelativeToNow = Ttl;
+                cacheEntry.RegisterPostEvictionCallback(_onEvicted, this);
+            }
+
+            _byKey[row.Id] = entry;
+            if (!_byUser.TryGetValue(row.UserId, out var ofUser))
+            {
+                _byUser[row.UserId] = ofUser = [];
+            }
+
+            ofUser.Add(entry);
+        }
+
+        return entry;
+    }
+
+    /// <summary>Remembers that no key has this token, unless an eviction ran since <paramref name="generation"/>.</summary>
+    public void AddUnknown(byte[] tokenHash, long generation)
+    {
+        if (!Enabled)
         {
             return;
         }
 
-        _entries[Key(tokenHash)] = new Entry(key, clock.GetUtcNow() + ServiceTtl);
-        if (Generation != generation)
+        lock (_gate)
         {
-            // An eviction ran while we read: what we read may be what it evicted.
-            _entries.TryRemove(Key(tokenHash), out _);
+            if (_generation == generation)
+            {
+                _unknown.Set(CacheKey(tokenHash), true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = UnknownTtl });
+            }
         }
     }
 
-    /// <summary>Replaces a cached row (e.g. its new last_used_at), keeping its expiry.</summary>
-    public void Update(byte[] tokenHash, ApiKeyWithUserRow key)
-    {
-        var id = Key(tokenHash);
-        if (_entries.TryGetValue(id, out var entry) && entry.Key.Id == key.Id)
-        {
-            _entries.TryUpdate(id, entry with { Key = key }, entry);
-        }
-    }
-
-    public void EvictKey(long keyId) => Evict(entry => entry.Key.Id == keyId);
-
-    public void EvictUser(long userId) => Evict(entry => entry.Key.UserId == userId);
-
-    /// <summary>Evicts what a notification payload ("key:7", "user:3") names; anything else clears the cache.</summary>
+    /// <summary>Evicts what a notification payload names (<see cref="AuthChannel"/>); anything it does not know clears everything.</summary>
     public void Evict(string payload)
     {
         var colon = payload.IndexOf(':', StringComparison.Ordinal);
-        if (colon > 0 && long.TryParse(payload.AsSpan(colon + 1), out var id))
+        var kind = colon < 0 ? payload : payload[..colon];
+        if (kind == AuthChannel.Heartbeat)
         {
-            switch (payload[..colon])
+            // Some instance's heartbeat: its own listener reads it; it changes nothing here.
+            return;
+        }
+
+        if (colon > 0 && long.TryParse(payload.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id))
+        {
+            switch (kind)
             {
-                case "key":
+                case AuthChannel.Key:
                     EvictKey(id);
                     return;
-                case "user":
+                case AuthChannel.KeyCreated:
+                    ForgetUnknown();
+                    return;
+                case AuthChannel.User:
                     EvictUser(id);
                     return;
             }
@@ -101,33 +176,157 @@ internal sealed class AuthCache(TimeProvider clock)
         Clear();
     }
 
-    public void Clear()
+    public void EvictKey(long keyId)
     {
-        Interlocked.Increment(ref _generation);
-        _entries.Clear();
-    }
-
-    /// <summary>Called by the listener: serve from the cache only while notifications can reach it.</summary>
-    public void SetListening(bool listening)
-    {
-        _enabled = listening;
-        // The generation bump also discards lookups in flight: they read before this point.
-        Clear();
-    }
-
-    private void Evict(Func<Entry, bool> match)
-    {
-        Interlocked.Increment(ref _generation);
-        foreach (var pair in _entries)
+        lock (_gate)
         {
-            if (match(pair.Value))
+            _generation++;
+            if (_byKey.Remove(keyId, out var entry))
             {
-                _entries.TryRemove(pair);
+                RemoveFromUser(entry);
+                _keys.Remove(entry.CacheKey);
             }
         }
     }
 
-    private static string Key(byte[] tokenHash) => Convert.ToBase64String(tokenHash);
+    public void EvictUser(long userId)
+    {
+        lock (_gate)
+        {
+            _generation++;
+            if (_byUser.Remove(userId, out var entries))
+            {
+                foreach (var entry in entries)
+                {
+                    _byKey.Remove(entry.Row.Id);
+                    _keys.Remove(entry.CacheKey);
+                }
+            }
+        }
+    }
 
-    private sealed record Entry(ApiKeyWithUserRow Key, DateTimeOffset ExpiresAt);
+    /// <summary>A key was created: a token remembered as unknown may now be its token.</summary>
+    public void ForgetUnknown()
+    {
+        lock (_gate)
+        {
+            _generation++;
+            _unknown.Compact(1.0);
+        }
+    }
+
+    public void Clear()
+    {
+        lock (_gate)
+        {
+            _generation++;
+            _byKey.Clear();
+            _byUser.Clear();
+            _keys.Compact(1.0);
+            _unknown.Compact(1.0);
+        }
+    }
+
+    /// <summary>Called by the listener: connected (everything cached before is dropped: notifications may have been missed) or lost.</summary>
+    public void SetListening(bool listening)
+    {
+        _listening = listening;
+        // Serve again only once a heartbeat sent on this connection has come back.
+        Interlocked.Exchange(ref _heardTicks, 0);
+        // The generation bump also discards lookups in flight: they read before this point.
+        Clear();
+    }
+
+    /// <summary>The listener received its own heartbeat, sent at <paramref name="sentAt"/>.</summary>
+    public void Heard(DateTimeOffset sentAt)
+    {
+        var ticks = sentAt.UtcTicks;
+        var seen = Interlocked.Read(ref _heardTicks);
+        while (ticks > seen)
+        {
+            var previous = Interlocked.CompareExchange(ref _heardTicks, ticks, seen);
+            if (previous == seen)
+            {
+                return;
+            }
+
+            seen = previous;
+        }
+    }
+
+    public void Dispose()
+    {
+        _keys.Dispose();
+        _unknown.Dispose();
+    }
+
+    // Expired, replaced, compacted or removed: drop the index entries that still point at this entry
+    // (the index may already point at a newer entry for the same key, which must stay findable).
+    private static void OnEvicted(object key, object? value, EvictionReason reason, object? state)
+    {
+        if (value is not CachedKey entry || state is not AuthCache cache)
+        {
+            return;
+        }
+
+        lock (cache._gate)
+        {
+            if (cache._byKey.TryGetValue(entry.Row.Id, out var indexed) && ReferenceEquals(indexed, entry))
+            {
+                cache._byKey.Remove(entry.Row.Id);
+            }
+
+            cache.RemoveFromUser(entry);
+        }
+    }
+
+    private void RemoveFromUser(CachedKey entry)
+    {
+        if (_byUser.TryGetValue(entry.Row.UserId, out var ofUser) && ofUser.Remove(entry) && ofUser.Count == 0)
+        {
+            _byUser.Remove(entry.Row.UserId);
+        }
+    }
+
+    private static string CacheKey(byte[] tokenHash) => Convert.ToBase64String(tokenHash);
+
+    private sealed class SystemClockAdapter(TimeProvider clock) : Microsoft.Extensions.Internal.ISystemClock
+    {
+        public DateTimeOffset UtcNow => clock.GetUtcNow();
+    }
+}
+
+/// <summary>
+/// A cached key and its user as read from the database, never changed afterwards, plus the time this
+/// instance last recorded a use of it (kept beside the row, so recording a use never writes a row back).
+/// </summary>
+internal sealed class CachedKey(string cacheKey, ApiKeyWithUserRow row)
+{
+    private long _lastUsedTicks = row.LastUsedAt?.Ticks ?? 0;
+
+    public string CacheKey { get; } = cacheKey;
+
+    public ApiKeyWithUserRow Row { get; } = row;
+
+    /// <summary>The row with the latest use this instance knows of.</summary>
+    public ApiKeyWithUserRow Current
+    {
+        get
+        {
+            var ticks = Interlocked.Read(ref _lastUsedTicks);
+            return ticks == 0 || ticks == (Row.LastUsedAt?.Ticks ?? 0)
+                ? Row
+                : Row with { LastUsedAt = new DateTime(ticks, DateTimeKind.Utc) };
+        }
+    }
+
+    /// <summary>True for exactly one caller once the last recorded use is older than <paramref name="resolution"/>: that caller records it.</summary>
+    public bool TryClaimUse(DateTime now, TimeSpan resolution)
+    {
+        var seen = Interlocked.Read(ref _lastUsedTicks);
+        return seen < (now - resolution).Ticks && Interlocked.CompareExchange(ref _lastUsedTicks, now.Ticks, seen) == seen;
+    }
+
+    /// <summary>The time the database recorded (it may differ from the claim's by a little).</summary>
+    public void Used(DateTime at) => Interlocked.Exchange(ref _lastUsedTicks, Math.Max(Interlocked.Read(ref _lastUsedTicks), at.Ticks));
 }

@@ -8,40 +8,64 @@ using UserKeys.Data.Sql;
 namespace UserKeys.Api.Auth;
 
 /// <summary>
-/// Keeps one connection of its own (outside the pool) listening for credential changes, and evicts
-/// what they name from <see cref="AuthCache"/>. While it is not connected the cache is off; each
-/// (re)connect clears it, since notifications sent meanwhile are lost.
+/// Keeps one connection of its own (outside the pool) listening for credential changes, and evicts what
+/// they name from <see cref="AuthCache"/>. It proves that it hears: every <see cref="HeartbeatInterval"/>
+/// it sends a notification on the same channel and must receive it back; the cache serves only while one
+/// came back within <see cref="AuthCache.MaxSilence"/>, and when none has for that long the listener
+/// reconnects. Each (re)connect clears the cache, since notifications sent meanwhile are lost.
 /// </summary>
 internal sealed partial class AuthCacheListener(
-    AuthCache cache, IOptions<DatabaseOptions> database, IOptions<ServiceOptions> options, ILogger<AuthCacheListener> logger) : BackgroundService
+    AuthCache cache, IOptions<DatabaseOptions> database, TimeProvider clock, ILogger<AuthCacheListener> logger) : BackgroundService
 {
-    private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(1);
+
+    private readonly Guid _instance = Guid.NewGuid();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        cache.ServiceTtl = TimeSpan.FromSeconds(options.Value.AuthCacheSeconds);
-        if (cache.ServiceTtl <= TimeSpan.Zero)
+        if (!cache.Configured)
         {
             return;
         }
 
         var builder = new NpgsqlConnectionStringBuilder(database.Value.ConnectionString) { Pooling = false, KeepAlive = 5 };
+        var wasOn = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 await using var connection = new NpgsqlConnection(builder.ConnectionString);
-                connection.Notification += (_, notification) => cache.Evict(notification.Payload);
+                connection.Notification += (_, notification) => OnNotification(notification.Payload);
                 await connection.OpenAsync(stoppingToken).ConfigureAwait(false);
                 await connection.ExecuteAsync(new CommandDefinition(SqlCatalog.Auth.Listen.Text, cancellationToken: stoppingToken)).ConfigureAwait(false);
+                var connectedAt = clock.GetUtcNow();
                 cache.SetListening(true);
-                LogListening(logger);
+                var sequence = 0L;
+                var nextBeat = connectedAt;
                 while (!stoppingToken.IsCancellationRequested)
                 {
-                    if (!await connection.WaitAsync(Heartbeat, stoppingToken).ConfigureAwait(false))
+                    var now = clock.GetUtcNow();
+                    if (now >= nextBeat)
                     {
-                        // Quiet for a while: prove the connection is alive rather than assume it.
-                        await connection.ExecuteAsync(new CommandDefinition(SqlCatalog.Session.Ping.Text, cancellationToken: stoppingToken)).ConfigureAwait(false);
+                        await connection.ExecuteAsync(new CommandDefinition(
+                            SqlCatalog.Auth.Heartbeat.Text, new { payload = Payload(now, ++sequence) }, cancellationToken: stoppingToken)).ConfigureAwait(false);
+                        nextBeat = now + HeartbeatInterval;
+                    }
+
+                    // Returns early on any notification; the next heartbeat still waits for its time.
+                    await connection.WaitAsync(Max(nextBeat - clock.GetUtcNow(), TimeSpan.FromMilliseconds(10)), stoppingToken).ConfigureAwait(false);
+                    if (cache.Enabled != wasOn)
+                    {
+                        wasOn = cache.Enabled;
+                        if (wasOn)
+                        {
+                            LogOn(logger);
+                        }
+                    }
+
+                    if (!cache.Enabled && clock.GetUtcNow() - connectedAt > AuthCache.MaxSilence)
+                    {
+                        throw new TimeoutException($"no heartbeat came back within {AuthCache.MaxSilence.TotalSeconds:0} s (a pooler that drops LISTEN, or a silent network break)");
                     }
                 }
             }
@@ -51,15 +75,16 @@ internal sealed partial class AuthCacheListener(
             }
             catch (Exception error) when (error is NpgsqlException or TimeoutException or IOException or InvalidOperationException)
             {
-                if (cache.Enabled)
+                if (wasOn)
                 {
                     LogLost(logger, error.Message);
                 }
 
+                wasOn = false;
                 cache.SetListening(false);
                 try
                 {
-                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromSeconds(1), clock, stoppingToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -71,9 +96,32 @@ internal sealed partial class AuthCacheListener(
         cache.SetListening(false);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Listening for credential changes on '" + AuthChangeRepository.Channel + "'; the auth cache is on")]
-    private static partial void LogListening(ILogger logger);
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the credential-change listener ({Reason}); the auth cache is off until it reconnects")]
+    private string Payload(DateTimeOffset sentAt, long sequence) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{AuthChannel.HeartbeatPayload(_instance, sequence)}:{sentAt.UtcTicks}");
+
+    private void OnNotification(string payload)
+    {
+        // "heartbeat:<instance>:<sequence>:<sent at, ticks>": ours proves the path; others' change nothing.
+        var ours = AuthChannel.Heartbeat + ":" + _instance.ToString("N") + ":";
+        if (payload.StartsWith(ours, StringComparison.Ordinal))
+        {
+            var lastColon = payload.LastIndexOf(':');
+            if (long.TryParse(payload.AsSpan(lastColon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks))
+            {
+                cache.Heard(new DateTimeOffset(ticks, TimeSpan.Zero));
+            }
+
+            return;
+        }
+
+        cache.Evict(payload);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Listening for credential changes on '" + AuthChannel.Name + "' and hearing the heartbeat; the auth cache is on")]
+    private static partial void LogOn(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the credential-change listener ({Reason}); the auth cache is off until it hears its heartbeat again")]
     private static partial void LogLost(ILogger logger, string reason);
 }

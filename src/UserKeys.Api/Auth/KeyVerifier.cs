@@ -11,78 +11,142 @@ internal sealed record Verification(ApiKeyWithUserRow? Key, string? Reason)
     public const string Revoked = "revoked";
     public const string Expired = "expired";
 
+    /// <summary>Not a verdict on the token: the client address used up its failed checks (429).</summary>
+    public const string RateLimited = "rate_limited";
+
     public bool Valid => Key is not null;
+
+    public static readonly Verification TooMany = new(null, RateLimited);
+}
+
+/// <summary>Where the verifier reads keys: the database, or a fake that tests use to force interleavings.</summary>
+internal interface IKeyStore
+{
+    Task<ApiKeyWithUserRow?> FindAsync(byte[] tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>Records a use unless one was recorded within the last minute; the new time, or null.</summary>
+    Task<DateTime?> TouchAsync(long keyId, CancellationToken cancellationToken);
+}
+
+/// <summary>The request's connection, outside any transaction: authentication runs before the unit of work.</summary>
+internal sealed class DatabaseKeyStore(RequestConnection requestConnection) : IKeyStore
+{
+    public async Task<ApiKeyWithUserRow?> FindAsync(byte[] tokenHash, CancellationToken cancellationToken) =>
+        await (await KeysAsync(cancellationToken).ConfigureAwait(false)).FindWithUserByTokenHashAsync(tokenHash, cancellationToken).ConfigureAwait(false);
+
+    public async Task<DateTime?> TouchAsync(long keyId, CancellationToken cancellationToken) =>
+        await (await KeysAsync(cancellationToken).ConfigureAwait(false)).TouchLastUsedAsync(keyId, cancellationToken).ConfigureAwait(false);
+
+    private async Task<ApiKeyRepository> KeysAsync(CancellationToken cancellationToken) =>
+        new(await requestConnection.GetAsync(cancellationToken).ConfigureAwait(false), transaction: null);
 }
 
 /// <summary>
 /// Checks a token: format and checksum in memory (a malformed or mistyped token never reaches the
-/// database), then the key and its user by SHA-256 in one statement. Records use at most once a
-/// minute per key, so verification stays a read in the common case.
+/// database), then the cache, then the key and its user by SHA-256 in one statement. Failed checks are
+/// counted against the client address (<see cref="FailureLimiter"/>) when one is given; an address that
+/// used up its failures gets <see cref="Verification.TooMany"/> before any database work, unless the
+/// token is a valid key in the cache. Records use at most once a minute per key.
 /// </summary>
-internal sealed class KeyVerifier(RequestConnection requestConnection, AuthCache cache, TimeProvider clock, Npgsql.NpgsqlDataSource dataSource)
+internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimiter failures, TimeProvider clock,
+    RequestConnection requestConnection, Npgsql.NpgsqlDataSource dataSource)
 {
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
-    /// <summary>Verifies, trying once more on a fresh connection when a pooled one turns out dead.</summary>
-    public async Task<Verification> VerifyAsync(string? token, CancellationToken cancellationToken)
+    /// <summary>
+    /// Verifies, trying once more on a fresh connection when a pooled one turns out dead.
+    /// <paramref name="address"/>: count failures against it (null: the caller is limited per key instead).
+    /// </summary>
+    public async Task<Verification> VerifyAsync(string? token, string? address, CancellationToken cancellationToken)
     {
         try
         {
-            return await VerifyOnceAsync(token, cancellationToken).ConfigureAwait(false);
+            return await VerifyOnceAsync(token, address, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception error) when (Retry.IsBrokenConnection(error) && !cancellationToken.IsCancellationRequested)
         {
             await Retry.RecoverAsync(error, requestConnection, dataSource, 1, cancellationToken).ConfigureAwait(false);
-            return await VerifyOnceAsync(token, cancellationToken).ConfigureAwait(false);
+            return await VerifyOnceAsync(token, address, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task<Verification> VerifyOnceAsync(string? token, CancellationToken cancellationToken)
+    private async Task<Verification> VerifyOnceAsync(string? token, string? address, CancellationToken cancellationToken)
     {
-        if (!ApiToken.TryParse(token, out var hash))
+        var wellFormed = ApiToken.TryParse(token, out var hash);
+        CachedKey? entry = null;
+        if (wellFormed && cache.TryGet(hash, out var cached))
         {
-            return new Verification(null, Verification.Malformed);
+            entry = cached;
+            if (Refusal(cached.Row) is null)
+            {
+                return new Verification(await UseAsync(cached, cancellationToken).ConfigureAwait(false), null);
+            }
         }
 
-        if (!cache.TryGet(hash, out var key))
+        if (address is not null && failures.IsExhausted(address))
         {
-            var generation = cache.Generation;
-            var found = await (await KeysAsync(cancellationToken).ConfigureAwait(false))
-                .FindWithUserByTokenHashAsync(hash, cancellationToken).ConfigureAwait(false);
-            if (found is null)
+            return Verification.TooMany;
+        }
+
+        if (!wellFormed)
+        {
+            return Refuse(Verification.Malformed, address);
+        }
+
+        if (entry is null)
+        {
+            if (cache.IsKnownUnknown(hash))
             {
-                return new Verification(null, Verification.NotFound);
+                return Refuse(Verification.NotFound, address);
             }
 
-            key = found;
-            cache.Add(hash, key, generation);
+            var generation = cache.Generation;
+            var found = await store.FindAsync(hash, cancellationToken).ConfigureAwait(false);
+            if (found is null)
+            {
+                cache.AddUnknown(hash, generation);
+                return Refuse(Verification.NotFound, address);
+            }
+
+            entry = cache.Add(hash, found, generation);
         }
 
-        if (key.RevokedAt is not null)
+        if (Refusal(entry.Row) is { } reason)
         {
-            return new Verification(null, Verification.Revoked);
+            return Refuse(reason, address);
         }
 
-        var now = clock.GetUtcNow().UtcDateTime;
-        if (key.ExpiresAt <= now)
-        {
-            return new Verification(null, Verification.Expired);
-        }
-
-        if (key.LastUsedAt is null || key.LastUsedAt < now - LastUsedResolution)
-        {
-            var touched = await (await KeysAsync(cancellationToken).ConfigureAwait(false))
-                .TouchLastUsedAsync(key.Id, cancellationToken).ConfigureAwait(false);
-            // Null: another instance recorded a use within the minute. Remember "now" so as not to try
-            // again on every request; the exact time is in the database.
-            key = key with { LastUsedAt = touched ?? now };
-            cache.Update(hash, key);
-        }
-
-        return new Verification(key, null);
+        return new Verification(await UseAsync(entry, cancellationToken).ConfigureAwait(false), null);
     }
 
-    // Outside any transaction: authentication runs before the request's unit of work begins.
-    private async Task<ApiKeyRepository> KeysAsync(CancellationToken cancellationToken) =>
-        new(await requestConnection.GetAsync(cancellationToken).ConfigureAwait(false), transaction: null);
+    private string? Refusal(ApiKeyWithUserRow key) =>
+        key.RevokedAt is not null ? Verification.Revoked
+        : key.ExpiresAt <= clock.GetUtcNow().UtcDateTime ? Verification.Expired
+        : null;
+
+    private Verification Refuse(string reason, string? address)
+    {
+        if (address is not null)
+        {
+            failures.RecordFailure(address);
+        }
+
+        return new Verification(null, reason);
+    }
+
+    /// <summary>Records the use (at most once a minute per key and instance) and returns the key as the caller sees it.</summary>
+    private async Task<ApiKeyWithUserRow> UseAsync(CachedKey entry, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (entry.TryClaimUse(now, LastUsedResolution))
+        {
+            // Null: another instance recorded a use within the minute; the claim's "now" stands.
+            if (await store.TouchAsync(entry.Row.Id, cancellationToken).ConfigureAwait(false) is { } recorded)
+            {
+                entry.Used(recorded);
+            }
+        }
+
+        return entry.Current;
+    }
 }

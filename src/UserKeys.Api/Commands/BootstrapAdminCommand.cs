@@ -10,9 +10,10 @@ using UserKeys.Data.Users;
 namespace UserKeys.Api.Commands;
 
 /// <summary>
-/// <c>UserKeys.Api bootstrap-admin --email E [--name N]</c>: the first admin is made here, never by an
-/// unauthenticated HTTP call. Creates that admin if missing (promotes the user if it exists as a
-/// member), else issues it a new key. Prints ONLY the token on stdout, so <c>TOKEN=$(...)</c> works.
+/// <c>UserKeys.Api bootstrap-admin --email E [--name N] [--if-missing] [--promote]</c>: the first admin is
+/// made here, never by an unauthenticated HTTP call. Creates that admin if missing, else issues it a new
+/// key. A member with that email is promoted only with <c>--promote</c>: a member may set its own email to
+/// anything, so an email proves nothing. Prints ONLY the token on stdout, so <c>TOKEN=$(...)</c> works.
 /// </summary>
 internal static class BootstrapAdminCommand
 {
@@ -62,16 +63,38 @@ internal static class BootstrapAdminCommand
             }
 
             var units = new UnitOfWorkFactory(dataSource);
-            if (commandLine.Has("if-missing")
-                && await units.ReadAsync((unit, ct) => unit.Users.FindByEmailAsync(email, ct), cancellationToken).ConfigureAwait(false) is { Role: Roles.Admin } existing)
+            var existing = await units.ReadAsync((unit, ct) => unit.Users.FindByEmailAsync(email, ct), cancellationToken).ConfigureAwait(false);
+            if (existing is { Role: not Roles.Admin } && !commandLine.Has("promote"))
+            {
+                await Console.Error.WriteLineAsync(
+                    $"bootstrap-admin: user {existing.Id} with this email is a member, not an admin; nothing was changed. " +
+                    "A member may set its own email to anything, so an email proves nothing: pass --promote to make that member an admin.").ConfigureAwait(false);
+                return ExitCodes.Refused;
+            }
+
+            if (commandLine.Has("if-missing") && existing is { Role: Roles.Admin })
             {
                 logger.LogInformation("Admin user {UserId} exists; no key issued (--if-missing)", existing.Id);
                 return ExitCodes.Success;
             }
 
-            var token = await IssueAsync(units, email, string.IsNullOrEmpty(name) ? null : name, logger, cancellationToken).ConfigureAwait(false);
+            // The command obeys the service's key cap (UserKeys__MaxKeysPerUser).
+            var maxKeys = host.Configuration.GetValue(ServiceOptions.Section + ":" + nameof(ServiceOptions.MaxKeysPerUser), ServiceOptions.DefaultMaxKeysPerUser);
+            var token = await IssueAsync(units, email, string.IsNullOrEmpty(name) ? null : name, logger, cancellationToken,
+                promote: commandLine.Has("promote"), maxKeys: maxKeys).ConfigureAwait(false);
+            if (token is null)
+            {
+                await Console.Error.WriteLineAsync("bootstrap-admin: the user with this email became a member meanwhile; nothing was changed (pass --promote)").ConfigureAwait(false);
+                return ExitCodes.Refused;
+            }
+
             await Console.Out.WriteLineAsync(token).ConfigureAwait(false);
             return ExitCodes.Success;
+        }
+        catch (RuleError limit)
+        {
+            await Console.Error.WriteLineAsync($"bootstrap-admin: {limit.Message}").ConfigureAwait(false);
+            return ExitCodes.Refused;
         }
         catch (Exception error) when (error is NpgsqlException or TimeoutException)
         {
@@ -80,8 +103,14 @@ internal static class BootstrapAdminCommand
         }
     }
 
-    /// <summary>The admin with this email, created or promoted if need be, and a new key for it; returns the token.</summary>
-    internal static async Task<string> IssueAsync(UnitOfWorkFactory units, string email, string? name, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// The admin with this email, created if need be (and promoted from member only when
+    /// <paramref name="promote"/>), and a new key for it with every scope; returns the token, or null when
+    /// the user is a member and <paramref name="promote"/> is false.
+    /// </summary>
+    internal static async Task<string?> IssueAsync(
+        UnitOfWorkFactory units, string email, string? name, ILogger logger, CancellationToken cancellationToken, bool promote = false,
+        int maxKeys = ServiceOptions.DefaultMaxKeysPerUser)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -97,13 +126,21 @@ internal static class BootstrapAdminCommand
                     }
                     else if (user.Role != Roles.Admin)
                     {
+                        if (!promote)
+                        {
+                            return null;
+                        }
+
+                        // The trigger of migration 0004 tells every instance's auth cache.
                         user = await unit.Users.UpdateAsync(new UserUpdate(user.Id, Role: Roles.Admin), ct).ConfigureAwait(false);
-                        await unit.AuthChanges.UserChangedAsync(user.Id, ct).ConfigureAwait(false);
-                        logger.LogWarning("User {UserId} existed as a member and is now an admin", user.Id);
+                        logger.LogWarning("User {UserId} existed as a member and is now an admin (--promote)", user.Id);
                     }
 
                     var issued = ApiToken.Generate();
-                    var key = await unit.Keys.CreateAsync(new NewApiKey(user.Id, KeyName, issued.Prefix, issued.Hash, null), ct).ConfigureAwait(false);
+                    await unit.Users.LockForNewKeyAsync(user.Id, ct).ConfigureAwait(false);
+                    var key = await unit.Keys.CreateAsync(
+                            new NewApiKey(user.Id, KeyName, issued.Prefix, issued.Hash, null, Scopes.All), maxKeys, ct).ConfigureAwait(false)
+                        ?? throw new RuleError("Too many keys", $"admin user {user.Id} has {maxKeys} keys already; delete one first");
                     logger.LogInformation("Issued key {KeyId} ({Prefix}...) to admin user {UserId}", key.Id, key.Prefix, user.Id);
                     return issued.Token;
                 }, cancellationToken).ConfigureAwait(false);

@@ -12,6 +12,8 @@ internal sealed class CommandHost(IHost host, string connectionString, ILogger l
 
     public ILogger Logger { get; } = logger;
 
+    public IConfiguration Configuration => host.Services.GetRequiredService<IConfiguration>();
+
     /// <summary>The host for <paramref name="verb"/>, or null after telling stderr what configuration is missing.</summary>
     public static async Task<CommandHost?> CreateAsync(CommandLine commandLine, string verb, string loggerCategory)
     {

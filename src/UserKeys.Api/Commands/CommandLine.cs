@@ -14,15 +14,17 @@ internal sealed class CommandLine
           UserKeys.Api migrate --status                  applied scripts (with when), pending ones, changed ones
           UserKeys.Api migrate --script FILE             write the SQL a run would execute, in order, for review
           UserKeys.Api migrate --repair-checksums        accept the current content of changed applied scripts, then migrate
-          UserKeys.Api bootstrap-admin --email E [--name N] [--if-missing]
+          UserKeys.Api bootstrap-admin --email E [--name N] [--if-missing] [--promote]
                                                          create that admin if missing, else issue it a new key;
                                                          prints only the token on stdout (--if-missing: nothing,
-                                                         and no new key, when that admin already exists)
+                                                         and no new key, when that admin already exists); a member
+                                                         with that email is refused (exit 4) unless --promote
         Options for every verb:
           --connection CS   the PostgreSQL connection string (else ConnectionStrings__UserKeys)
         Exit codes: 0 success; 1 a migration script failed (rolled back); 2 usage or configuration error;
-                    3 the database could not be reached, or is not migrated; 4 migrate refused: an applied
-                    script changed, or the database is newer than this build.
+                    3 the database could not be reached, or is not migrated; 4 refused: an applied
+                    script changed, the database is newer than this build (migrate), or the email is a
+                    member's and --promote was not given (bootstrap-admin).
         """;
 
     private CommandLine(string verb, IReadOnlyDictionary<string, string?> flags, string[] configurationArgs)
@@ -48,7 +50,7 @@ internal sealed class CommandLine
         {
             "serve" => [],
             "migrate" => [("dry-run", false), ("status", false), ("script", true), ("repair-checksums", false)],
-            "bootstrap-admin" => [("email", true), ("name", true), ("if-missing", false)],
+            "bootstrap-admin" => [("email", true), ("name", true), ("if-missing", false), ("promote", false)],
             "help" or "--help" or "-h" => [],
             _ => [],
         };

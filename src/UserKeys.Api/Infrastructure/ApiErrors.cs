@@ -29,3 +29,7 @@ internal sealed class PayloadTooLargeError(long limit)
 
 /// <summary>403: authenticated, but this caller may not do this.</summary>
 internal sealed class ForbiddenError(string detail) : ApiError(StatusCodes.Status403Forbidden, "Forbidden", detail);
+
+/// <summary>429: the client address used up its failed credential checks (answered with the rate-limit fields).</summary>
+internal sealed class TooManyFailuresError()
+    : ApiError(StatusCodes.Status429TooManyRequests, "Too many requests", "This address sent too many tokens that were refused.");

@@ -132,6 +132,51 @@ internal sealed class JsonBody
         return text;
     }
 
+    /// <summary>
+    /// An array of strings, each checked by <paramref name="check"/> (null: fine, else what is wrong);
+    /// null when absent. Every bad element is reported, by index.
+    /// </summary>
+    public IReadOnlyList<string>? StringArray(string field, int maxCount, Func<string, string?> check)
+    {
+        if (!_root.TryGetProperty(field, out var value))
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            AddError(field, $"must be an array of strings, not {Describe(value.ValueKind)}");
+            return null;
+        }
+
+        if (value.GetArrayLength() > maxCount)
+        {
+            AddError(field, $"must have at most {maxCount} entries");
+            return null;
+        }
+
+        var items = new List<string>();
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            var problem = item.ValueKind != JsonValueKind.String ? $"must be a string, not {Describe(item.ValueKind)}"
+                : !TryGetString(item, out var text) || !IsStorableText(text) ? "must be valid text without control characters"
+                : check(text);
+            if (problem is null)
+            {
+                items.Add(item.GetString()!);
+            }
+            else
+            {
+                AddError(field, $"[{index}] {problem}");
+            }
+
+            index++;
+        }
+
+        return HasErrors(field) ? null : items;
+    }
+
     /// <summary>An RFC 3339 timestamp with an explicit offset, as UTC; null when absent or null.</summary>
     public DateTime? Timestamp(string field)
     {

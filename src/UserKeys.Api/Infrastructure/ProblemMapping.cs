@@ -22,6 +22,13 @@ internal sealed partial class ProblemMapping(IProblemDetailsService problems, IL
             return true;
         }
 
+        if (exception is TooManyFailuresError)
+        {
+            var limiter = httpContext.RequestServices.GetRequiredService<FailureLimiter>();
+            await RateLimits.WriteTooManyAsync(httpContext, FailureLimiter.PolicyName, limiter.PerSecond, exception.Message).ConfigureAwait(false);
+            return true;
+        }
+
         var problem = Map(exception);
         if (problem.Status >= 500)
         {
@@ -55,6 +62,19 @@ internal sealed partial class ProblemMapping(IProblemDetailsService problems, IL
         NotFoundError notFound => new ProblemDetails
         {
             Status = StatusCodes.Status404NotFound, Title = "Not found", Detail = $"There is no {notFound.Resource} {notFound.Id}.",
+        },
+        RuleError rule => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = rule.Title, Detail = rule.Message },
+        _ when Retry.IsPoolExhausted(exception) => new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "The service is busy",
+            Detail = "No database connection came free in time; nothing was written. Retry shortly (Retry-After).",
+        },
+        PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } => new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "The database is busy",
+            Detail = "The request took longer than the statement timeout allows; nothing was written. Retry shortly.",
         },
         ConflictError conflict => new ProblemDetails
         {

@@ -16,9 +16,23 @@ internal static class Retry
         IsBrokenConnection(error)
         || error is PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected };
 
+    /// <summary>
+    /// No pooled connection came free within the connection string's Timeout: back-pressure, not a broken
+    /// connection. Answered 503 at once: no pool clear, no retry (both would only add load).
+    /// Npgsql reports it as an NpgsqlException wrapping a TimeoutException, told apart by its message.
+    /// </summary>
+    public static bool IsPoolExhausted(Exception error) => error switch
+    {
+        NpgsqlException { InnerException: TimeoutException } npgsql =>
+            npgsql.Message.Contains("pool has been exhausted", StringComparison.OrdinalIgnoreCase),
+        InvalidOperationException when error.InnerException is { } inner => IsPoolExhausted(inner),
+        _ => false,
+    };
+
     /// <summary>The connection (or the server behind it) went away, or the server is not accepting yet.</summary>
     public static bool IsBrokenConnection(Exception error) => error switch
     {
+        _ when IsPoolExhausted(error) => false,
         PostgresException postgres => postgres.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
             or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.IdleSessionTimeout
             || postgres.SqlState.StartsWith("08", StringComparison.Ordinal),

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Net;
 
 namespace UserKeys.Api.Infrastructure;
 
@@ -6,7 +7,7 @@ namespace UserKeys.Api.Infrastructure;
 /// Settings from appsettings.json, environment variables (<c>UserKeys__ReadinessTimeoutSeconds</c>) or
 /// the command line. Validated at start: a bad setting stops the service with a message naming it.
 /// </summary>
-internal sealed class ServiceOptions
+internal sealed class ServiceOptions : IValidatableObject
 {
     public const string Section = "UserKeys";
 
@@ -14,13 +15,50 @@ internal sealed class ServiceOptions
     [Range(1, 60)]
     public int ReadinessTimeoutSeconds { get; set; } = 2;
 
-    /// <summary>How long a verified key may be served from memory (0 turns the cache off). Revocation evicts at once regardless.</summary>
+    /// <summary>How long a verified key may be served from memory (0 turns the cache off). Changes evict at once regardless.</summary>
     [Range(0, 300)]
     public int AuthCacheSeconds { get; set; } = 30;
+
+    /// <summary>At most this many keys are cached; when full, the least recently used go first.</summary>
+    [Range(1, 10_000_000)]
+    public int AuthCacheMaxEntries { get; set; } = 100_000;
 
     /// <summary>How long a stopping service lets in-flight requests finish.</summary>
     [Range(1, 300)]
     public int ShutdownTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>Keys a user may have, revoked ones included until deleted; one more is 409.</summary>
+    [Range(1, 100_000)]
+    public int MaxKeysPerUser { get; set; } = DefaultMaxKeysPerUser;
+
+    public const int DefaultMaxKeysPerUser = 100;
+
+    /// <summary>Proxies whose X-Forwarded-For is believed: addresses or CIDR networks, comma-separated.</summary>
+    public string? TrustedProxies { get; set; }
+
+    public RateLimitOptions RateLimits { get; set; } = new();
+
+    public IReadOnlyList<string> TrustedProxyList() =>
+        (TrustedProxies ?? "").Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var proxy in TrustedProxyList())
+        {
+            var valid = proxy.Contains('/', StringComparison.Ordinal) ? System.Net.IPNetwork.TryParse(proxy, out _) : IPAddress.TryParse(proxy, out _);
+            if (!valid)
+            {
+                yield return new ValidationResult($"'{proxy}' is neither an IP address nor a CIDR network", [nameof(TrustedProxies)]);
+            }
+        }
+
+        var nested = new List<ValidationResult>();
+        Validator.TryValidateObject(RateLimits, new ValidationContext(RateLimits), nested, validateAllProperties: true);
+        foreach (var result in nested)
+        {
+            yield return new ValidationResult(result.ErrorMessage, result.MemberNames.Select(name => $"{nameof(RateLimits)}:{name}").ToList());
+        }
+    }
 
     /// <summary>What is wrong with the configured settings (empty when nothing is), each naming its setting.</summary>
     public static IReadOnlyList<string> Problems(IConfiguration configuration)

@@ -4,28 +4,34 @@ namespace UserKeys.Api.Keys;
 
 /// <summary>A key as the API shows it: never its token, never its hash.</summary>
 public sealed record KeyResponse(
-    long Id, long UserId, string? Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt)
+    long Id, long UserId, string? Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt,
+    IReadOnlyList<string> Scopes)
 {
     internal static KeyResponse From(ApiKeyRow row) =>
-        new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt);
+        new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt, row.Scopes);
 
     internal static KeyResponse From(ApiKeyWithUserRow row) =>
-        new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt);
+        new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt, row.Scopes);
 }
 
 /// <summary>A key as its creation returns it, the only time the token is ever shown.</summary>
 public sealed record CreatedKeyResponse(
     long Id, long UserId, string? Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt,
-    string Token)
+    IReadOnlyList<string> Scopes, string Token)
 {
     internal static CreatedKeyResponse From(ApiKeyRow row, string token) =>
-        new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt, token);
+        new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt, row.Scopes, token);
 }
 
-public sealed record KeyListResponse(IReadOnlyList<KeyResponse> Items);
+/// <summary>A page of a user's keys, newest first; <see cref="NextCursor"/> is null on the last page.</summary>
+public sealed record KeyListResponse(IReadOnlyList<KeyResponse> Items, string? NextCursor);
 
-/// <summary><c>POST /v1/users/{id}/keys</c>: an optional name and an optional expiry in the future.</summary>
-public sealed record CreateKeyRequest(string? Name, DateTimeOffset? ExpiresAt);
+/// <summary>
+/// <c>POST /v1/users/{id}/keys</c>: an optional name; an optional expiry in the future, no later than the
+/// calling key's (omitted: the calling key's); optional scopes, none the calling key lacks (omitted: the
+/// calling key's).
+/// </summary>
+public sealed record CreateKeyRequest(string? Name, DateTimeOffset? ExpiresAt, IReadOnlyList<string>? Scopes);
 
 /// <summary><c>POST /v1/keys/verify</c>.</summary>
 public sealed record VerifyRequest(string Token);

@@ -119,18 +119,28 @@ internal static class OpenApiSetup
                     return Task.CompletedTask;
                 }
 
-                operation.Security ??= [];
-                operation.Security.Add(new OpenApiSecurityRequirement
+                var bearer = new OpenApiSecurityRequirement
                 {
                     [new OpenApiSecuritySchemeReference(BearerAuthenticationHandler.SchemeName, context.Document)] = [],
-                });
+                };
+                var optional = metadata.OfType<IAuthorizeData>().Any(data => data.Policy == Authorization.VerifyPolicy);
+                // verify: anonymously (an empty requirement) or with a bearer key.
+                operation.Security = optional ? [new OpenApiSecurityRequirement(), bearer] : [bearer];
                 operation.Responses ??= new OpenApiResponses();
                 operation.Responses.TryAdd("401", Problem("Missing, malformed, unknown, revoked or expired token (WWW-Authenticate: Bearer)"));
-                if (metadata.OfType<IAuthorizeData>().Any(data => data.Policy == BearerAuthenticationHandler.AdminPolicy))
+                var scopes = metadata.OfType<ScopeMetadata>().Select(scope => $"'{scope.Scope}'").Distinct().ToList();
+                var admin = metadata.OfType<IAuthorizeData>().Any(data => data.Policy == Authorization.AdminPolicy);
+                if (scopes.Count > 0 || admin)
                 {
-                    operation.Responses.TryAdd("403", Problem("The caller is not an admin"));
+                    var needs = (admin ? "an admin's key" : "a key") + (scopes.Count > 0 ? $" with the scope {string.Join(" and ", scopes)}" : "");
+                    operation.Responses.TryAdd("403", Problem($"The caller is not {needs}"));
+                    operation.Description = string.IsNullOrEmpty(operation.Description)
+                        ? $"Needs {needs}."
+                        : $"Needs {needs}.\n\n{operation.Description}";
                 }
 
+                operation.Responses.TryAdd("429", Problem(
+                    "Too many calls with this key, or too many refused tokens from this address (Retry-After, RateLimit, RateLimit-Policy)"));
                 return Task.CompletedTask;
             });
         });

@@ -10,7 +10,7 @@ using UserKeys.Data.Users;
 namespace UserKeys.Api.Provisioning;
 
 /// <summary><c>POST /v1/provision</c>: a user and its first key.</summary>
-public sealed record ProvisionRequest(string Email, string? Name, string? Role, string? KeyName);
+public sealed record ProvisionRequest(string Email, string? Name, string? Role, string? KeyName, DateTimeOffset? ExpiresAt, IReadOnlyList<string>? Scopes);
 
 public sealed record ProvisionResponse(UserResponse User, CreatedKeyResponse Key);
 
@@ -20,7 +20,9 @@ internal static class ProvisionEndpoints
     {
         app.MapPost("/v1/provision", ProvisionAsync)
             .WithTags("Users")
-            .RequireAuthorization(BearerAuthenticationHandler.AdminPolicy)
+            .RequireAdmin()
+            .RequireScope(Scopes.UsersWrite)
+            .RequireScope(Scopes.KeysWrite)
             .AddEndpointFilter<UnitOfWorkFilter>()
             .WithUnitOfWork(UnitOfWorkMode.ReadWrite)
             .WithName("Provision")
@@ -34,17 +36,17 @@ internal static class ProvisionEndpoints
     }
 
     private static async Task<Created<ProvisionResponse>> ProvisionAsync(
-        JsonBody body, UserService users, KeyService keys, TimeProvider clock, CancellationToken cancellationToken)
+        JsonBody body, Caller caller, UserService users, KeyService keys, TimeProvider clock, CancellationToken cancellationToken)
     {
         var email = UserInput.ReadEmail(body, required: true);
         var name = UserInput.ReadName(body);
         var role = UserInput.ReadRole(body) ?? Roles.Member;
-        var (keyName, expiresAt) = KeyService.ReadKeyFields(body, "key_name", clock.GetUtcNow().UtcDateTime);
+        var key = KeyService.ReadKeyFields(body, "key_name", clock.GetUtcNow().UtcDateTime);
         body.ThrowIfInvalid();
 
         // One transaction (the request's unit of work): a failure issuing the key rolls the user back.
         var user = await users.CreateAsync(new NewUser(email!, name, role), cancellationToken);
-        var key = await keys.CreateAsync(caller: null, user.Id, keyName, expiresAt, cancellationToken);
-        return TypedResults.Created($"/v1/users/{user.Id}", new ProvisionResponse(UserResponse.From(user), key));
+        var created = await keys.CreateAsync(caller, user.Id, key, cancellationToken);
+        return TypedResults.Created($"/v1/users/{user.Id}", new ProvisionResponse(UserResponse.From(user), created));
     }
 }

@@ -13,11 +13,11 @@ internal static class UserEndpoints
     {
         var users = app.MapGroup("/v1/users")
             .WithTags("Users")
-            .RequireAuthorization()
             .AddEndpointFilter<UnitOfWorkFilter>();
 
         users.MapPost("/", CreateAsync)
-            .RequireAuthorization(BearerAuthenticationHandler.AdminPolicy)
+            .RequireAdmin()
+            .RequireScope(Scopes.UsersWrite)
             .WithUnitOfWork(UnitOfWorkMode.ReadWrite)
             .WithName("CreateUser")
             .WithSummary("Create a user (admin)")
@@ -27,18 +27,21 @@ internal static class UserEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
 
         users.MapGet("/me", (Caller caller) => TypedResults.Ok(UserResponse.From(caller.User)))
+            .RequireAuthorization()
             .WithUnitOfWork(UnitOfWorkMode.SingleStatement)
             .WithName("GetMe")
             .WithSummary("The calling key's user");
 
         users.MapGet("/{id:long}", GetAsync)
+            .RequireScope(Scopes.UsersRead)
             .WithUnitOfWork(UnitOfWorkMode.SingleStatement)
             .WithName("GetUser")
             .WithSummary("One user (admin, or the user itself)")
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         users.MapGet("/", ListAsync)
-            .RequireAuthorization(BearerAuthenticationHandler.AdminPolicy)
+            .RequireAdmin()
+            .RequireScope(Scopes.UsersRead)
             .WithUnitOfWork(UserListQuery.ModeFor)
             .WithMetadata(new QueryParametersMetadata(
                 new("email", "string", "Look one user up by email, case-insensitively (not with limit, after or offset)"),
@@ -60,6 +63,7 @@ internal static class UserEndpoints
             .ProducesValidationProblem();
 
         users.MapPatch("/{id:long}", UpdateAsync)
+            .RequireScope(Scopes.UsersWrite)
             .WithUnitOfWork(UnitOfWorkMode.ReadWrite)
             .WithName("UpdateUser")
             .WithSummary("Change email, name and, for admins, role (admin, or the user itself)")
@@ -70,11 +74,13 @@ internal static class UserEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
 
         users.MapDelete("/{id:long}", DeleteAsync)
-            .RequireAuthorization(BearerAuthenticationHandler.AdminPolicy)
+            .RequireAdmin()
+            .RequireScope(Scopes.UsersWrite)
             .WithUnitOfWork(UnitOfWorkMode.ReadWrite)
             .WithName("DeleteUser")
             .WithSummary("Delete a user and its keys (admin)")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
 
         return app;
     }

@@ -1,5 +1,3 @@
-using System.Globalization;
-using Microsoft.Extensions.Primitives;
 using UserKeys.Api.Infrastructure;
 using UserKeys.Data;
 
@@ -24,39 +22,19 @@ internal sealed record UserListQuery(string? Email, int Limit, string? After, in
 
     public static UserListQuery Parse(IQueryCollection query)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        string? Single(string name)
-        {
-            if (!query.TryGetValue(name, out StringValues values))
-            {
-                return null;
-            }
-
-            if (values.Count != 1)
-            {
-                errors[name] = ["must be given once"];
-                return null;
-            }
-
-            return values[0];
-        }
-
-        var email = Single("email");
-        var limitText = Single("limit");
-        var after = Single("after");
-        var offsetText = Single("offset");
-        var include = Single("include");
-
-        var limit = DefaultLimit;
-        if (limitText is not null && !TryParseInRange(limitText, 1, MaxLimit, out limit))
-        {
-            errors["limit"] = [$"must be a whole number from 1 to {MaxLimit}"];
-        }
+        var reader = new QueryStrings(query);
+        var errors = reader.Errors;
+        var email = reader.Single("email");
+        var limitText = reader.Single("limit");
+        var after = reader.Single("after");
+        var offsetText = reader.Single("offset");
+        var include = reader.Single("include");
+        var limit = reader.Limit(limitText, DefaultLimit, MaxLimit);
 
         int? offset = null;
         if (offsetText is not null)
         {
-            if (TryParseInRange(offsetText, 0, int.MaxValue, out var parsed))
+            if (QueryStrings.TryParseInRange(offsetText, 0, int.MaxValue, out var parsed))
             {
                 offset = parsed;
             }
@@ -103,21 +81,7 @@ internal sealed record UserListQuery(string? Email, int Limit, string? After, in
             }
         }
 
-        if (errors.Count > 0)
-        {
-            throw new ValidationError(errors);
-        }
-
+        reader.ThrowIfInvalid();
         return new UserListQuery(email, limit, after, offset, includeKeys);
-    }
-
-    private static bool TryParseInRange(string text, int min, int max, out int value)
-    {
-        value = 0;
-        return text.Length is > 0 and <= 10
-            && text.All(char.IsAsciiDigit)
-            && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed)
-            && parsed >= min && parsed <= max
-            && (value = (int)parsed) == parsed;
     }
 }

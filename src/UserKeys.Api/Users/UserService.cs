@@ -91,22 +91,21 @@ internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors,
         }
 
         var user = await Unit.Users.UpdateAsync(update, cancellationToken).ConfigureAwait(false);
-        await UserChangedAsync(update.Id, cancellationToken).ConfigureAwait(false);
+        UserChanged(update.Id);
         return user;
     }
 
     public async Task DeleteAsync(long id, CancellationToken cancellationToken)
     {
         await Unit.Users.DeleteAsync(id, cancellationToken).ConfigureAwait(false);
-        await UserChangedAsync(id, cancellationToken).ConfigureAwait(false);
+        UserChanged(id);
     }
 
-    /// <summary>Cached credentials carry the user's role and email: drop them here now, everywhere on commit.</summary>
-    private async Task UserChangedAsync(long userId, CancellationToken cancellationToken)
-    {
-        await Unit.AuthChanges.UserChangedAsync(userId, cancellationToken).ConfigureAwait(false);
-        request.AfterCommit(() => authCache.EvictUser(userId));
-    }
+    /// <summary>
+    /// Cached credentials carry the user's role and email: drop them on this instance right after the
+    /// commit; every instance also hears the trigger's notification.
+    /// </summary>
+    private void UserChanged(long userId) => request.AfterCommit(() => authCache.EvictUser(userId));
 
     /// <summary>A member asking for another user gets 404: whether that user exists is none of its business.</summary>
     public static void EnsureCanActOn(Caller caller, long userId)

@@ -9,16 +9,24 @@ namespace UserKeys.Data.Keys;
 public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? transaction)
     : Repository(connection, transaction)
 {
+    /// <summary>
+    /// Inserts the key unless its user has <paramref name="maxKeys"/> keys already; null then. Lock the
+    /// user first (<see cref="Users.UserRepository.LockForNewKeyAsync"/>) so that concurrent inserts count in turn.
+    /// </summary>
     /// <exception cref="NotFoundError">The user does not exist (any more).</exception>
     /// <exception cref="ConflictError">A key with the same token hash exists.</exception>
-    public async Task<ApiKeyRow> CreateAsync(NewApiKey key, CancellationToken cancellationToken)
+    public async Task<ApiKeyRow?> CreateAsync(NewApiKey key, int maxKeys, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         try
         {
-            return await Connection.QuerySingleAsync<ApiKeyRow>(Command(
+            return await Connection.QuerySingleOrDefaultAsync<ApiKeyRow>(Command(
                 SqlCatalog.Keys.Insert,
-                new { user_id = key.UserId, name = key.Name, prefix = key.Prefix, token_hash = key.TokenHash, expires_at = key.ExpiresAt },
+                new
+                {
+                    user_id = key.UserId, name = key.Name, prefix = key.Prefix, token_hash = key.TokenHash, expires_at = key.ExpiresAt,
+                    scopes = key.Scopes, max_keys = maxKeys,
+                },
                 cancellationToken)).ConfigureAwait(false);
         }
         catch (PostgresException error) when (PostgresErrorMap.TryMapUnique(error, out var mapped))
@@ -42,9 +50,11 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
         Connection.QuerySingleOrDefaultAsync<ApiKeyWithUserRow?>(Command(
             SqlCatalog.Keys.GetWithUserByTokenHash, new { token_hash = tokenHash }, cancellationToken));
 
-    /// <summary>The keys of one user, oldest first.</summary>
-    public async Task<IReadOnlyList<ApiKeyRow>> ListByUserAsync(long userId, CancellationToken cancellationToken) =>
-        (await Connection.QueryAsync<ApiKeyRow>(Command(SqlCatalog.Keys.ListByUser, new { user_id = userId }, cancellationToken))
+    /// <summary>One page of a user's keys, newest first: the first, or the one after key <paramref name="afterId"/>.</summary>
+    public async Task<IReadOnlyList<ApiKeyRow>> ListByUserAsync(long userId, long? afterId, int limit, CancellationToken cancellationToken) =>
+        (await Connection.QueryAsync<ApiKeyRow>(afterId is { } after
+            ? Command(SqlCatalog.Keys.ListByUserAfter, new { user_id = userId, after_id = after, limit }, cancellationToken)
+            : Command(SqlCatalog.Keys.ListByUserFirstPage, new { user_id = userId, limit }, cancellationToken))
             .ConfigureAwait(false)).AsList();
 
     /// <summary>The keys of all these users in one statement, ordered by user id then key id.</summary>

@@ -18,10 +18,13 @@ public sealed record ApiKeyRow
     public DateTime? RevokedAt { get; init; }
 
     public DateTime? LastUsedAt { get; init; }
+
+    /// <summary>What the key may do on the API (migration 0007).</summary>
+    public string[] Scopes { get; init; } = [];
 }
 
 /// <summary>What <c>keys/insert</c> needs. <see cref="TokenHash"/> is the SHA-256 of the token (32 bytes).</summary>
-public sealed record NewApiKey(long UserId, string? Name, string Prefix, byte[] TokenHash, DateTime? ExpiresAt);
+public sealed record NewApiKey(long UserId, string? Name, string Prefix, byte[] TokenHash, DateTime? ExpiresAt, string[] Scopes);
 
 /// <summary>A key with its user, as <c>keys/get_with_user_by_token_hash</c> returns them in one row.</summary>
 public sealed record ApiKeyWithUserRow
@@ -41,6 +44,8 @@ public sealed record ApiKeyWithUserRow
     public DateTime? RevokedAt { get; init; }
 
     public DateTime? LastUsedAt { get; init; }
+
+    public string[] Scopes { get; init; } = [];
 
     public required string UserEmail { get; init; }
 

@@ -278,18 +278,29 @@ public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
 
     private async Task AcquireLockAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        var taken = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            SqlCatalog.Upgrader.TryLock.Text, new { key = LockKey }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        if (taken)
+        var logged = false;
+        // Polled, not waited for inside one statement: a statement waiting on a lock holds a snapshot, and
+        // CREATE INDEX CONCURRENTLY in the running upgrader waits for every older snapshot to end, so the
+        // two would wait for each other forever (PostgreSQL does not see that cycle).
+        while (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            SqlCatalog.Upgrader.TryLock.Text, new { key = LockKey }, cancellationToken: cancellationToken)).ConfigureAwait(false))
         {
-            return;
+            if (!logged)
+            {
+                logger.LogInformation("Another upgrader holds the migration lock (advisory lock {LockKey}); waiting for it to finish", LockKey);
+                logged = true;
+            }
+
+            await Task.Delay(LockPollInterval, cancellationToken).ConfigureAwait(false);
         }
 
-        logger.LogInformation("Another upgrader holds the migration lock (advisory lock {LockKey}); waiting for it to finish", LockKey);
-        await connection.ExecuteAsync(new CommandDefinition(
-            SqlCatalog.Upgrader.Lock.Text, new { key = LockKey }, commandTimeout: 0, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        logger.LogInformation("Migration lock acquired");
+        if (logged)
+        {
+            logger.LogInformation("Migration lock acquired");
+        }
     }
+
+    private static readonly TimeSpan LockPollInterval = TimeSpan.FromMilliseconds(200);
 
     private UpgradeEngine BuildEngine(IReadOnlyList<SqlScript> scripts, bool outsideTransaction)
     {

@@ -18,6 +18,7 @@ public static class SqlCatalog
         public static readonly SqlStatement FindByEmail = Load("users/find_by_email");
         public static readonly SqlStatement Update = Load("users/update");
         public static readonly SqlStatement Delete = Load("users/delete");
+        public static readonly SqlStatement LockForNewKey = Load("users/lock_for_new_key");
         public static readonly SqlStatement Count = Load("users/count");
         public static readonly SqlStatement ListFirstPage = Load("users/list_first_page");
         public static readonly SqlStatement ListPageAfter = Load("users/list_page_after");
@@ -33,7 +34,8 @@ public static class SqlCatalog
         public static readonly SqlStatement Insert = Load("keys/insert");
         public static readonly SqlStatement GetById = Load("keys/get_by_id");
         public static readonly SqlStatement GetWithUserByTokenHash = Load("keys/get_with_user_by_token_hash");
-        public static readonly SqlStatement ListByUser = Load("keys/list_by_user");
+        public static readonly SqlStatement ListByUserFirstPage = Load("keys/list_by_user_first_page");
+        public static readonly SqlStatement ListByUserAfter = Load("keys/list_by_user_after");
         public static readonly SqlStatement ListByUsers = Load("keys/list_by_users");
         public static readonly SqlStatement Revoke = Load("keys/revoke");
         public static readonly SqlStatement Delete = Load("keys/delete");
@@ -43,12 +45,11 @@ public static class SqlCatalog
     public static class Session
     {
         public static readonly SqlStatement SetTransactionReadOnly = Load("session/set_transaction_read_only");
-        public static readonly SqlStatement Ping = Load("session/ping");
     }
 
     public static class Auth
     {
-        public static readonly SqlStatement NotifyChanged = Load("auth/notify_changed");
+        public static readonly SqlStatement Heartbeat = Load("auth/heartbeat");
         public static readonly SqlStatement Listen = Load("auth/listen");
     }
 
@@ -64,7 +65,6 @@ public static class SqlCatalog
 
     public static class Upgrader
     {
-        public static readonly SqlStatement Lock = Load("upgrader/lock");
         public static readonly SqlStatement TryLock = Load("upgrader/try_lock");
         public static readonly SqlStatement Unlock = Load("upgrader/unlock");
         public static readonly SqlStatement EnsureChecksumTable = Load("upgrader/ensure_checksum_table");

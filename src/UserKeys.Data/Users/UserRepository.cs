@@ -54,13 +54,37 @@ public sealed class UserRepository(IDbConnection connection, IDbTransaction? tra
         {
             throw mapped;
         }
+        catch (PostgresException error) when (PostgresErrorMap.IsLastAdmin(error))
+        {
+            throw PostgresErrorMap.LastAdmin();
+        }
+    }
+
+    /// <summary>Locks the user's row until the transaction ends, before it is issued a key (see keys/insert).</summary>
+    /// <exception cref="NotFoundError">No user has this id.</exception>
+    public async Task LockForNewKeyAsync(long id, CancellationToken cancellationToken)
+    {
+        if (await Connection.QuerySingleOrDefaultAsync<long?>(Command(SqlCatalog.Users.LockForNewKey, new { id }, cancellationToken)).ConfigureAwait(false) is null)
+        {
+            throw new NotFoundError("user", id);
+        }
     }
 
     /// <summary>Deletes the user and, by cascade, its keys.</summary>
     /// <exception cref="NotFoundError">No user has this id.</exception>
+    /// <exception cref="RuleError">The user is the last admin.</exception>
     public async Task DeleteAsync(long id, CancellationToken cancellationToken)
     {
-        var deleted = await Connection.ExecuteAsync(Command(SqlCatalog.Users.Delete, new { id }, cancellationToken)).ConfigureAwait(false);
+        int deleted;
+        try
+        {
+            deleted = await Connection.ExecuteAsync(Command(SqlCatalog.Users.Delete, new { id }, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (PostgresException error) when (PostgresErrorMap.IsLastAdmin(error))
+        {
+            throw PostgresErrorMap.LastAdmin();
+        }
+
         if (deleted == 0)
         {
             throw new NotFoundError("user", id);

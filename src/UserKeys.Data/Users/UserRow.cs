@@ -65,6 +65,8 @@ internal sealed record UserKeyJoinRow
 
     public DateTime? KeyLastUsedAt { get; init; }
 
+    public string[]? KeyScopes { get; init; }
+
     /// <summary>Folds the rows (ordered by user, then key) back into users with their keys, keeping the order.</summary>
     public static IReadOnlyList<UserWithKeys> Group(IEnumerable<UserKeyJoinRow> rows)
     {
@@ -84,7 +86,7 @@ internal sealed record UserKeyJoinRow
                 keys!.Add(new Keys.ApiKeyRow
                 {
                     Id = keyId, UserId = row.Id, Name = row.KeyName, Prefix = row.KeyPrefix!, CreatedAt = row.KeyCreatedAt!.Value,
-                    ExpiresAt = row.KeyExpiresAt, RevokedAt = row.KeyRevokedAt, LastUsedAt = row.KeyLastUsedAt,
+                    ExpiresAt = row.KeyExpiresAt, RevokedAt = row.KeyRevokedAt, LastUsedAt = row.KeyLastUsedAt, Scopes = row.KeyScopes ?? [],
                 });
             }
         }

@@ -1,0 +1,9 @@
+-- keys/list_by_user_after: the page of one user's keys that follows the key @after_id, newest first
+-- (keyset paging: one index descent whatever the depth).
+-- Parameters: @user_id bigint, @after_id bigint, @limit integer
+-- Index: api_keys_user_id_idx (user_id, id), read backwards from (@user_id, @after_id).
+SELECT id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at, scopes
+FROM api_keys
+WHERE user_id = @user_id AND id < @after_id
+ORDER BY id DESC
+LIMIT @limit
