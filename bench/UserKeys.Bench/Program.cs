@@ -13,6 +13,51 @@ using UserKeys.Data;
 using UserKeys.Data.Sql;
 using UserKeys.Data.Users;
 
+// bench cache-memory: UserKeys.Bench cache-memory [distinct keys] [AuthCacheMaxEntries]
+// Looks up that many distinct keys through the auth cache (as a flood of valid tokens would) and prints
+// the managed heap before and after, with the entries the cache kept.
+if (args.Length > 0 && args[0] == "cache-memory")
+{
+    var distinct = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000;
+    var maxEntries = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : new ServiceOptions().AuthCacheMaxEntries;
+    var cacheOptions = Microsoft.Extensions.Options.Options.Create(new ServiceOptions { AuthCacheMaxEntries = maxEntries });
+    using var cache = new AuthCache(TimeProvider.System, cacheOptions);
+    cache.SetListening(true);
+    var before = GC.GetTotalMemory(forceFullCollection: true);
+    var timer = Stopwatch.StartNew();
+    var now = DateTime.UtcNow;
+    for (var i = 1; i <= distinct; i++)
+    {
+        if (i % 10_000 == 1)
+        {
+            cache.Heard(DateTimeOffset.UtcNow);
+        }
+
+        var issued = ApiToken.Generate();
+        if (!cache.TryGet(issued.Hash, out _))
+        {
+            cache.Add(issued.Hash, new UserKeys.Data.Keys.ApiKeyWithUserRow
+            {
+                Id = i, UserId = i, Name = "bench", Prefix = issued.Prefix, CreatedAt = now, Scopes = Scopes.All,
+                UserEmail = $"user{i}@example.com", UserRole = "member", UserCreatedAt = now,
+            }, cache.Generation);
+        }
+    }
+
+    // Let a compaction that is under way finish before measuring.
+    for (var settle = 0; settle < 50 && cache.Count > maxEntries; settle++)
+    {
+        await Task.Delay(100);
+    }
+
+    var after = GC.GetTotalMemory(forceFullCollection: true);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"cache-memory: {distinct:N0} distinct keys looked up in {timer.Elapsed.TotalSeconds:0.0} s; AuthCacheMaxEntries {maxEntries:N0}; " +
+        $"entries kept {cache.Count:N0}; managed heap +{(after - before) / 1048576.0:0.0} MiB ({(cache.Count == 0 ? 0 : (after - before) / cache.Count):N0} bytes an entry)"));
+    GC.KeepAlive(cache);
+    return 0;
+}
+
 // bench seed: UserKeys.Bench <connection string> <output folder> [users]
 // Seeds users (and two keys each) by binary COPY, then writes into the output folder:
 //   tokens.txt         real tokens of 1 key in 100, for the verify scenario

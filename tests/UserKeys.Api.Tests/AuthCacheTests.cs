@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using UserKeys.Api.Auth;
 using UserKeys.Testing;
@@ -131,6 +132,49 @@ public sealed class AuthCacheTests(TwoInstances instances) : IClassFixture<TwoIn
         Assert.True(await TimeUntilRefused(onTwo, "/v1/users?limit=1") < TimeSpan.FromSeconds(1));
         var me = await (await onTwo.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
         Assert.Equal("member", me.Str("role"));
+    }
+
+    /// <summary>A change made in plain SQL, by no service at all: both instances refuse within a second.</summary>
+    [Theory]
+    [InlineData("revoke_key_directly", "key")]
+    [InlineData("expire_key_directly", "key")]
+    [InlineData("delete_key_directly", "key")]
+    [InlineData("delete_user_directly", "user")]
+    public async Task A_key_changed_in_plain_sql_is_refused_by_both_instances_within_a_second(string statement, string target)
+    {
+        var member = await One.CreateUserWithKey();
+        using var onOne = One.Client(member.Token);
+        using var onTwo = Two.Client(member.Token);
+        await (await onOne.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+        await (await onTwo.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK); // cached on both
+
+        await using (var connection = await One.Database.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync(TestSql.Get(statement), new { id = target == "key" ? member.KeyId : member.Id });
+        }
+
+        var refusedOnOne = TimeUntilRefused(onOne, "/v1/users/me");
+        var refusedOnTwo = TimeUntilRefused(onTwo, "/v1/users/me");
+        Assert.True(await refusedOnOne < TimeSpan.FromSeconds(1), $"instance one still accepted the key after {await refusedOnOne}");
+        Assert.True(await refusedOnTwo < TimeSpan.FromSeconds(1), $"instance two still accepted the key after {await refusedOnTwo}");
+    }
+
+    [Fact]
+    public async Task An_admin_demoted_in_plain_sql_loses_admin_rights_on_both_instances_within_a_second()
+    {
+        var promoted = await One.CreateUserWithKey(role: "admin");
+        using var onOne = One.Client(promoted.Token);
+        using var onTwo = Two.Client(promoted.Token);
+        await (await onOne.GetAsync("/v1/users?limit=1")).Expect(HttpStatusCode.OK);
+        await (await onTwo.GetAsync("/v1/users?limit=1")).Expect(HttpStatusCode.OK);
+
+        await using (var connection = await One.Database.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync(TestSql.Get("set_role_directly"), new { id = promoted.Id, role = "member" });
+        }
+
+        Assert.True(await TimeUntilRefused(onOne, "/v1/users?limit=1") < TimeSpan.FromSeconds(1));
+        Assert.True(await TimeUntilRefused(onTwo, "/v1/users?limit=1") < TimeSpan.FromSeconds(1));
     }
 
     [Fact]

@@ -54,9 +54,9 @@ internal sealed class FailureLimiter : IDisposable
             return false;
         }
 
-        // Zero permits asks whether any is left, taking none.
-        using var lease = _limiter.AttemptAcquire(address, 0);
-        return !lease.IsAcquired;
+        // Not AttemptAcquire(0): the bucket refills continuously, and a fraction of a token counts as
+        // "available" for zero permits while a whole one cannot be taken.
+        return _limiter.GetStatistics(address) is { CurrentAvailablePermits: < 1 };
     }
 
     public void RecordFailure(string address) => _limiter?.AttemptAcquire(address).Dispose();

@@ -1,0 +1,225 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+using UserKeys.Api.Auth;
+using UserKeys.Api.Infrastructure;
+using UserKeys.Data.Keys;
+
+namespace UserKeys.Api.Tests;
+
+/// <summary>A clock the test moves by hand (no waiting for time to pass).</summary>
+internal sealed class ManualClock : TimeProvider
+{
+    private DateTimeOffset _now = new(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
+
+    public override DateTimeOffset GetUtcNow() => _now;
+
+    public void Advance(TimeSpan by) => _now += by;
+}
+
+/// <summary>A key store whose every answer the test decides, and may hold back to force an interleaving.</summary>
+internal sealed class ScriptedKeyStore : IKeyStore
+{
+    private int _finds;
+
+    public Func<Task<ApiKeyWithUserRow?>> OnFind { get; set; } = () => Task.FromResult<ApiKeyWithUserRow?>(null);
+
+    public Func<Task<DateTime?>> OnTouch { get; set; } = () => Task.FromResult<DateTime?>(null);
+
+    public int Finds => Volatile.Read(ref _finds);
+
+    public Task<ApiKeyWithUserRow?> FindAsync(byte[] tokenHash, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _finds);
+        return OnFind();
+    }
+
+    public Task<DateTime?> TouchAsync(long keyId, CancellationToken cancellationToken) => OnTouch();
+}
+
+/// <summary>
+/// The auth cache and the verifier without a database: interleavings forced step by step, bounds checked
+/// with a hand-moved clock.
+/// </summary>
+public sealed class AuthCacheUnitTests : IDisposable
+{
+    private readonly ManualClock _clock = new();
+    private readonly ScriptedKeyStore _store = new();
+    private readonly NpgsqlDataSource _unusedDataSource = NpgsqlDataSource.Create("Host=127.0.0.1;Port=1");
+    private readonly AuthCache _cache;
+    private readonly KeyVerifier _verifier;
+    private readonly IssuedToken _token = ApiToken.Generate();
+
+    public AuthCacheUnitTests()
+    {
+        var options = Options.Create(new ServiceOptions { AuthCacheSeconds = 30, AuthCacheMaxEntries = 100 });
+        _cache = new AuthCache(_clock, options);
+        _cache.SetListening(true);
+        _cache.Heard(_clock.GetUtcNow());
+        _verifier = new KeyVerifier(_store, _cache, new FailureLimiter(options), _clock, new RequestConnection(_unusedDataSource), _unusedDataSource);
+    }
+
+    private ApiKeyWithUserRow Row(long id = 7, DateTime? revokedAt = null, long userId = 3) => new()
+    {
+        Id = id, UserId = userId, Prefix = "uk_test", CreatedAt = _clock.GetUtcNow().UtcDateTime.AddDays(-1), RevokedAt = revokedAt,
+        LastUsedAt = null, Scopes = Scopes.All, UserEmail = "ada@example.com", UserRole = "member", UserCreatedAt = _clock.GetUtcNow().UtcDateTime.AddDays(-2),
+    };
+
+    [Fact]
+    public async Task A_lookup_that_read_before_a_revoke_cannot_put_its_row_back_after_the_eviction()
+    {
+        var started = new TaskCompletionSource();
+        var held = new TaskCompletionSource<ApiKeyWithUserRow?>();
+        _store.OnFind = () => { started.TrySetResult(); return held.Task; };
+
+        // Request A reads the key before the revoke commits, and is held there.
+        var requestA = _verifier.VerifyAsync(_token.Token, null, CancellationToken.None);
+        await started.Task;
+
+        // The revoke commits; its notification evicts; request B reads the revoked row and caches it.
+        _cache.Evict("key:7");
+        var revoked = Row(revokedAt: _clock.GetUtcNow().UtcDateTime);
+        _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(revoked);
+        Assert.Equal(Verification.Revoked, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Reason);
+
+        // A resumes with what it read before the revoke.
+        held.SetResult(Row());
+        Assert.True((await requestA).Valid);
+
+        // Every later request sees the revoked row, from the cache (no lookup).
+        var finds = _store.Finds;
+        Assert.Equal(Verification.Revoked, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Reason);
+        Assert.Equal(finds, _store.Finds);
+    }
+
+    [Fact]
+    public async Task Recording_a_use_that_finishes_after_a_revoke_does_not_overwrite_the_revoked_row()
+    {
+        var touching = new TaskCompletionSource();
+        var touched = new TaskCompletionSource<DateTime?>();
+        _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row());
+        _store.OnTouch = () => { touching.TrySetResult(); return touched.Task; };
+
+        // Request A found the key valid and cached it; it is held while it records the use.
+        var requestA = _verifier.VerifyAsync(_token.Token, null, CancellationToken.None);
+        await touching.Task;
+
+        // The revoke: evicted, and request B caches the revoked row.
+        _cache.Evict("key:7");
+        _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row(revokedAt: _clock.GetUtcNow().UtcDateTime));
+        Assert.Equal(Verification.Revoked, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Reason);
+
+        // A's use is recorded now, after the revoke (this used to write A's unrevoked row back).
+        touched.SetResult(_clock.GetUtcNow().UtcDateTime);
+        await requestA;
+
+        var finds = _store.Finds;
+        Assert.Equal(Verification.Revoked, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Reason);
+        Assert.Equal(finds, _store.Finds);
+    }
+
+    [Fact]
+    public async Task A_token_found_unknown_is_remembered_until_a_key_is_created()
+    {
+        Assert.Equal(Verification.NotFound, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Reason);
+        Assert.Equal(Verification.NotFound, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Reason);
+        Assert.Equal(1, _store.Finds);
+
+        _cache.Evict("key_created:8");
+        _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row(8));
+
+        Assert.True((await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Valid);
+        Assert.Equal(2, _store.Finds);
+    }
+
+    [Fact]
+    public void The_cache_serves_only_while_its_heartbeat_was_heard_within_three_seconds()
+    {
+        Assert.True(_cache.Enabled);
+        _clock.Advance(TimeSpan.FromSeconds(2.9));
+        Assert.True(_cache.Enabled);
+        _clock.Advance(TimeSpan.FromSeconds(0.2));
+        Assert.False(_cache.Enabled);
+
+        _cache.Heard(_clock.GetUtcNow());
+        Assert.True(_cache.Enabled);
+
+        // A reconnect serves again only once a heartbeat on the new connection came back.
+        _cache.SetListening(true);
+        Assert.False(_cache.Enabled);
+        _cache.Heard(_clock.GetUtcNow());
+        Assert.True(_cache.Enabled);
+    }
+
+    [Fact]
+    public void Evicting_a_key_or_a_user_drops_exactly_its_entries()
+    {
+        var hashes = Enumerable.Range(1, 4).Select(_ => ApiToken.Generate().Hash).ToList();
+        _cache.Add(hashes[0], Row(1, userId: 10), _cache.Generation);
+        _cache.Add(hashes[1], Row(2, userId: 10), _cache.Generation);
+        _cache.Add(hashes[2], Row(3, userId: 11), _cache.Generation);
+        _cache.Add(hashes[3], Row(4, userId: 12), _cache.Generation);
+
+        _cache.Evict("key:3");
+        _cache.Evict("user:10");
+
+        Assert.Equal([false, false, false, true], hashes.Select(hash => _cache.TryGet(hash, out _)));
+    }
+
+    [Fact]
+    public async Task A_full_cache_evicts_and_keeps_caching()
+    {
+        for (var i = 0; i < 1000; i++)
+        {
+            _cache.Add(ApiToken.Generate().Hash, Row(i, userId: i), _cache.Generation);
+        }
+
+        // Compaction runs in the background once the limit (100) is passed: wait for it, bounded.
+        await Until(() => _cache.Count <= 100);
+        Assert.True(_cache.Count <= 100);
+
+        var newest = ApiToken.Generate().Hash;
+        await Until(() =>
+        {
+            _cache.Add(newest, Row(5000, userId: 5000), _cache.Generation);
+            return _cache.TryGet(newest, out _);
+        });
+        Assert.True(_cache.TryGet(newest, out _));
+    }
+
+    [Fact]
+    public async Task Expired_entries_are_dropped_without_a_lookup_of_their_token()
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            _cache.Add(ApiToken.Generate().Hash, Row(i), _cache.Generation);
+        }
+
+        Assert.Equal(10, _cache.Count);
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        _cache.Heard(_clock.GetUtcNow());
+
+        // Any use of the cache starts the expiration scan (in the background); these tokens are never asked for.
+        await Until(() =>
+        {
+            _cache.TryGet(ApiToken.Generate().Hash, out _);
+            return _cache.Count == 0;
+        });
+        Assert.Equal(0, _cache.Count);
+    }
+
+    private static async Task Until(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Yield();
+            Thread.SpinWait(1000);
+        }
+    }
+
+    public void Dispose()
+    {
+        _cache.Dispose();
+        _unusedDataSource.Dispose();
+    }
+}
