@@ -96,7 +96,7 @@ internal sealed class AuthCache : IDisposable
     /// </summary>
     public CachedKey Add(byte[] tokenHash, ApiKeyWithUserRow row, long generation)
     {
-        var entry = new CachedKey(CacheKey(tokenHash), row);
+        var entry = new CachedKey(CacheKey(tokenHash), row with { Scopes = Scopes.Intern(row.Scopes) });
         if (!Enabled)
         {
             return entry;

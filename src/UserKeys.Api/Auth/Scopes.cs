@@ -19,6 +19,15 @@ internal static class Scopes
 
     public static bool IsKnown(string scope) => Array.IndexOf(All, scope) >= 0;
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string[]> Interned = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// One shared array per combination of scopes (there are at most 64), so that 100,000 cached keys do
+    /// not hold 100,000 copies of the same six strings.
+    /// </summary>
+    public static string[] Intern(string[] scopes) =>
+        scopes.All(IsKnown) ? Interned.GetOrAdd(string.Join(' ', scopes), _ => scopes.Select(scope => All[Array.IndexOf(All, scope)]).ToArray()) : scopes;
+
     /// <summary>The scopes in the API's order, each once.</summary>
     public static string[] Normalize(IEnumerable<string> scopes)
     {
