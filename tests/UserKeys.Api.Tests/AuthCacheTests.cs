@@ -155,6 +155,7 @@ public sealed class AuthCacheTests(TwoInstances instances) : IClassFixture<TwoIn
 
         var refusedOnOne = TimeUntilRefused(onOne, "/v1/users/me");
         var refusedOnTwo = TimeUntilRefused(onTwo, "/v1/users/me");
+        Console.WriteLine($"revocation: {statement} refused by instance one after {(await refusedOnOne).TotalMilliseconds:0} ms, two after {(await refusedOnTwo).TotalMilliseconds:0} ms");
         Assert.True(await refusedOnOne < TimeSpan.FromSeconds(1), $"instance one still accepted the key after {await refusedOnOne}");
         Assert.True(await refusedOnTwo < TimeSpan.FromSeconds(1), $"instance two still accepted the key after {await refusedOnTwo}");
     }
