@@ -43,28 +43,20 @@ internal sealed class BearerAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
 
-        var address = RateLimits.ClientAddress(Context);
+        // A header that is not one "Bearer <token>" is checked as a missing token: malformed, counted against the address.
         var header = headers.Count == 1 ? headers[0] : null;
+        var token = header is not null && header.Length <= MaxHeaderLength && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? header["Bearer ".Length..].Trim()
+            : null;
         Verification verification;
-        if (header is null || header.Length > MaxHeaderLength || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        try
         {
-            verification = failures.IsExhausted(address) ? Verification.TooMany : new Verification(null, Verification.Malformed);
-            if (!verification.Valid && verification != Verification.TooMany)
-            {
-                failures.RecordFailure(address);
-            }
+            verification = await verifier.VerifyAsync(token, RateLimits.ClientAddress(Context), Context.RequestAborted).ConfigureAwait(false);
         }
-        else
+        finally
         {
-            try
-            {
-                verification = await verifier.VerifyAsync(header["Bearer ".Length..].Trim(), address, Context.RequestAborted).ConfigureAwait(false);
-            }
-            finally
-            {
-                // The body is read next, at the client's pace: hold no connection meanwhile.
-                await requestConnection.ReleaseAsync().ConfigureAwait(false);
-            }
+            // The body is read next, at the client's pace: hold no connection meanwhile.
+            await requestConnection.ReleaseAsync().ConfigureAwait(false);
         }
 
         if (!verification.Valid)

@@ -63,16 +63,8 @@ internal static class BootstrapAdminCommand
             }
 
             var units = new UnitOfWorkFactory(dataSource);
-            var existing = await units.ReadAsync((unit, ct) => unit.Users.FindByEmailAsync(email, ct), cancellationToken).ConfigureAwait(false);
-            if (existing is { Role: not Roles.Admin } && !commandLine.Has("promote"))
-            {
-                await Console.Error.WriteLineAsync(
-                    $"bootstrap-admin: user {existing.Id} with this email is a member, not an admin; nothing was changed. " +
-                    "A member may set its own email to anything, so an email proves nothing: pass --promote to make that member an admin.").ConfigureAwait(false);
-                return ExitCodes.Refused;
-            }
-
-            if (commandLine.Has("if-missing") && existing is { Role: Roles.Admin })
+            if (commandLine.Has("if-missing")
+                && await units.ReadAsync((unit, ct) => unit.Users.FindByEmailAsync(email, ct), cancellationToken).ConfigureAwait(false) is { Role: Roles.Admin } existing)
             {
                 logger.LogInformation("Admin user {UserId} exists; no key issued (--if-missing)", existing.Id);
                 return ExitCodes.Success;
@@ -84,7 +76,9 @@ internal static class BootstrapAdminCommand
                 promote: commandLine.Has("promote"), maxKeys: maxKeys).ConfigureAwait(false);
             if (token is null)
             {
-                await Console.Error.WriteLineAsync("bootstrap-admin: the user with this email became a member meanwhile; nothing was changed (pass --promote)").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync(
+                    "bootstrap-admin: the user with this email is a member, not an admin; nothing was changed. " +
+                    "A member may set its own email to anything, so an email proves nothing: pass --promote to make that member an admin.").ConfigureAwait(false);
                 return ExitCodes.Refused;
             }
 

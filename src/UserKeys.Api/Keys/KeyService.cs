@@ -60,10 +60,11 @@ internal sealed class KeyService(RequestUnitOfWork request, AuthCache authCache,
     public async Task<KeyListResponse> ListAsync(Caller caller, long userId, int limit, string? after, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, userId);
+        // Read once per process (shared with the users listing's cursors).
+        await cursors.EnsureKeyAsync(Unit, cancellationToken).ConfigureAwait(false);
         long? afterId = null;
         if (after is not null)
         {
-            await cursors.EnsureKeyAsync(Unit, cancellationToken).ConfigureAwait(false);
             afterId = cursors.TryDecode(after, out var decoded)
                 ? decoded
                 : throw new ValidationError("after", "is not a cursor this service issued for this listing (pass next_cursor from the previous page unchanged)");
@@ -77,13 +78,7 @@ internal sealed class KeyService(RequestUnitOfWork request, AuthCache authCache,
 
         // One key more than the page tells whether a next page exists, without a count.
         var keys = await Unit.Keys.ListByUserAsync(userId, afterId, limit + 1, cancellationToken).ConfigureAwait(false);
-        string? next = null;
-        if (keys.Count > limit)
-        {
-            await cursors.EnsureKeyAsync(Unit, cancellationToken).ConfigureAwait(false);
-            next = cursors.Encode(keys[limit - 1].Id);
-        }
-
+        var next = keys.Count > limit ? cursors.Encode(keys[limit - 1].Id) : null;
         return new KeyListResponse(keys.Take(limit).Select(KeyResponse.From).ToList(), next);
     }
 
