@@ -24,19 +24,18 @@ internal static class ApiApplication
             host.ShutdownTimeout = TimeSpan.FromSeconds(service.Value.ShutdownTimeoutSeconds));
         services.Configure<KestrelServerOptions>(kestrel =>
         {
-            kestrel.Limits.MaxRequestBodySize = JsonBody.MaxBytes;
+            kestrel.Limits.MaxRequestBodySize = RequestBody.MaxBytes;
             kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
             kestrel.AddServerHeader = false;
         });
 
         services.AddUserKeysData();
         services.AddHostedService<SchemaCheck>();
-        services.AddScoped<RequestConnection>();
-        services.AddScoped<RequestUnitOfWork>();
-        services.AddScoped<IKeyStore, DatabaseKeyStore>();
-        services.AddScoped<KeyVerifier>();
-        services.AddScoped<UserService>();
-        services.AddScoped<KeyService>();
+        services.AddSingleton<UnitOfWorkRunner>();
+        services.AddSingleton<IKeyStore, DatabaseKeyStore>();
+        services.AddSingleton<KeyVerifier>();
+        services.AddSingleton<UserService>();
+        services.AddSingleton<KeyService>();
         services.AddSingleton<CursorSigner>();
         services.AddSingleton<UserCursor>();
         services.AddSingleton<KeyCursor>();

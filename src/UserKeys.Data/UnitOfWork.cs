@@ -30,17 +30,13 @@ public enum UnitOfWorkMode
 /// </summary>
 public sealed class UnitOfWork : IAsyncDisposable
 {
-    private readonly bool _ownsConnection;
     private UserRepository? _users;
     private ApiKeyRepository? _keys;
     private ServiceSecretRepository? _secrets;
     private bool _committed;
+    private List<Action>? _afterCommit;
 
-    internal UnitOfWork(UnitOfWorkMode mode, bool ownsConnection)
-    {
-        Mode = mode;
-        _ownsConnection = ownsConnection;
-    }
+    internal UnitOfWork(UnitOfWorkMode mode) => Mode = mode;
 
     public UnitOfWorkMode Mode { get; }
 
@@ -59,17 +55,6 @@ public sealed class UnitOfWork : IAsyncDisposable
     internal async Task OpenAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         Connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await BeginAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    internal async Task AttachAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        if (connection.State != ConnectionState.Open)
-        {
-            throw new InvalidOperationException("A unit of work can only borrow an open connection.");
-        }
-
-        Connection = connection;
         await BeginAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -93,7 +78,13 @@ public sealed class UnitOfWork : IAsyncDisposable
         }
     }
 
-    /// <summary>Commits the transaction. Call it once, as the last thing the work does.</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/> once this unit of work has committed (never when it rolls back),
+    /// e.g. to drop a changed credential from an in-process cache.
+    /// </summary>
+    public void AfterCommit(Action action) => (_afterCommit ??= []).Add(action);
+
+    /// <summary>Commits the transaction, then runs the <see cref="AfterCommit"/> actions. Call it once, as the last thing the work does.</summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
@@ -113,6 +104,10 @@ public sealed class UnitOfWork : IAsyncDisposable
         }
 
         _committed = true;
+        foreach (var action in _afterCommit ?? [])
+        {
+            action();
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -146,8 +141,8 @@ public sealed class UnitOfWork : IAsyncDisposable
         }
         finally
         {
-            // A borrowed connection goes back to its owner (the request), which closes it.
-            if (_ownsConnection && Connection is not null)
+            // Back to the pool.
+            if (Connection is not null)
             {
                 await Connection.DisposeAsync().ConfigureAwait(false);
             }

@@ -18,27 +18,13 @@ public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource)
     public Task<UnitOfWork> BeginAsync(CancellationToken cancellationToken) =>
         BeginAsync(UnitOfWorkMode.ReadWrite, cancellationToken);
 
-    /// <summary>Opens a connection and a READ ONLY transaction, which sees one snapshot and never commits.</summary>
-    public Task<UnitOfWork> BeginReadOnlyAsync(CancellationToken cancellationToken) =>
-        BeginAsync(UnitOfWorkMode.ReadOnly, cancellationToken);
-
     /// <summary>Opens a connection of its own and begins <paramref name="mode"/>.</summary>
     public Task<UnitOfWork> BeginAsync(UnitOfWorkMode mode, CancellationToken cancellationToken) =>
-        OpenAsync(Register(mode, ownsConnection: true), unitOfWork => unitOfWork.OpenAsync(dataSource, cancellationToken));
-
-    /// <summary>
-    /// Begins <paramref name="mode"/> on a connection the caller owns (an HTTP request's), which stays
-    /// open after the unit of work is disposed.
-    /// </summary>
-    public Task<UnitOfWork> BeginAsync(NpgsqlConnection connection, UnitOfWorkMode mode, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(connection);
-        return OpenAsync(Register(mode, ownsConnection: false), unitOfWork => unitOfWork.AttachAsync(connection, cancellationToken));
-    }
+        OpenAsync(Register(mode), unitOfWork => unitOfWork.OpenAsync(dataSource, cancellationToken));
 
     // Not async on purpose: the AsyncLocal must be set in the caller's flow, and an async
     // method would restore the caller's context (dropping the value) when it returns.
-    private UnitOfWork Register(UnitOfWorkMode mode, bool ownsConnection)
+    private UnitOfWork Register(UnitOfWorkMode mode)
     {
         if (Current is { } open)
         {
@@ -47,7 +33,7 @@ public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource)
                 "pass the open unit of work down instead of opening another.");
         }
 
-        var unitOfWork = new UnitOfWork(mode, ownsConnection);
+        var unitOfWork = new UnitOfWork(mode);
         _current.Value = unitOfWork;
         return unitOfWork;
     }
@@ -69,7 +55,7 @@ public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource)
     public async Task<T> ReadAsync<T>(Func<UnitOfWork, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
-        var unitOfWork = await BeginReadOnlyAsync(cancellationToken).ConfigureAwait(false);
+        var unitOfWork = await BeginAsync(UnitOfWorkMode.ReadOnly, cancellationToken).ConfigureAwait(false);
         await using (unitOfWork.ConfigureAwait(false))
         {
             return await work(unitOfWork, cancellationToken).ConfigureAwait(false);

@@ -44,7 +44,6 @@ public sealed class AuthCacheUnitTests : IDisposable
 {
     private readonly ManualClock _clock = new();
     private readonly ScriptedKeyStore _store = new();
-    private readonly NpgsqlDataSource _unusedDataSource = NpgsqlDataSource.Create("Host=127.0.0.1;Port=1");
     private readonly AuthCache _cache;
     private readonly KeyVerifier _verifier;
     private readonly IssuedToken _token = ApiToken.Generate();
@@ -55,7 +54,7 @@ public sealed class AuthCacheUnitTests : IDisposable
         _cache = new AuthCache(_clock, options);
         _cache.SetListening(true);
         _cache.Heard(_clock.GetUtcNow());
-        _verifier = new KeyVerifier(_store, _cache, new FailureLimiter(options), _clock, new RequestConnection(_unusedDataSource), _unusedDataSource);
+        _verifier = new KeyVerifier(_store, _cache, new FailureLimiter(options), _clock);
     }
 
     private ApiKeyWithUserRow Row(long id = 7, DateTime? revokedAt = null, long userId = 3) => new()
@@ -220,6 +219,5 @@ public sealed class AuthCacheUnitTests : IDisposable
     public void Dispose()
     {
         _cache.Dispose();
-        _unusedDataSource.Dispose();
     }
 }

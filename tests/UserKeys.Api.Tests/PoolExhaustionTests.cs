@@ -40,4 +40,26 @@ public sealed class PoolExhaustionTests(TinyPoolFactory api) : IClassFixture<Tin
         // The connection is back: the service serves again at once.
         await (await admin.GetAsync("/v1/users?limit=1")).Expect(HttpStatusCode.OK);
     }
+
+    [Fact]
+    public async Task Endpoints_that_run_no_statement_take_no_connection()
+    {
+        using var admin = api.Admin();
+        var adminId = (await (await admin.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK)).Long("id"); // caches the key
+
+        // With the pool's only connection held, what needs no statement still answers, at once.
+        var dataSource = api.Services.GetRequiredService<NpgsqlDataSource>();
+        await using (await dataSource.OpenConnectionAsync())
+        {
+            var clock = Stopwatch.StartNew();
+            await (await admin.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+            await (await admin.GetAsync($"/v1/users/{adminId}")).Expect(HttpStatusCode.OK);
+            await (await admin.PostJson("/v1/keys/verify", new { token = api.AdminToken })).Expect(HttpStatusCode.OK);
+            await (await admin.GetAsync("/healthz")).Expect(HttpStatusCode.OK);
+            // Refused before any database work: the body is read and checked first.
+            await (await admin.PostJson("/v1/users", new { email = "no-at-sign" })).Expect(HttpStatusCode.BadRequest);
+            await (await admin.GetAsync("/v1/users?limit=0")).Expect(HttpStatusCode.BadRequest);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.Elapsed}: something waited for the pool");
+        }
+    }
 }

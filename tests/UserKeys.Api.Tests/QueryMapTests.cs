@@ -23,8 +23,6 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
     {
         ["auth/listen"] = "serve: the auth cache's listener, once per (re)connection",
         ["auth/heartbeat"] = "serve: the auth cache's listener, every second",
-        ["keys/get_by_id"] = "no endpoint (data layer: one key of one user; used by tests)",
-        ["keys/list_by_users"] = "no endpoint (data layer: keys of many users in one statement; include=keys now joins instead)",
     };
 
     [Fact]

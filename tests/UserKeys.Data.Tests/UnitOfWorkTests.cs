@@ -79,14 +79,14 @@ public sealed class UnitOfWorkTests(MigratedDatabaseFixture fixture) : IClassFix
     [Fact]
     public async Task A_read_only_unit_of_work_cannot_commit()
     {
-        await using var unit = await _units.BeginReadOnlyAsync(CancellationToken.None);
+        await using var unit = await _units.BeginAsync(UnitOfWorkMode.ReadOnly, CancellationToken.None);
         await Assert.ThrowsAsync<InvalidOperationException>(() => unit.CommitAsync(CancellationToken.None));
     }
 
     [Fact]
     public async Task A_read_only_unit_of_work_sees_one_snapshot()
     {
-        await using var unit = await _units.BeginReadOnlyAsync(CancellationToken.None);
+        await using var unit = await _units.BeginAsync(UnitOfWorkMode.ReadOnly, CancellationToken.None);
         var before = await unit.Users.CountAsync(CancellationToken.None);
 
         // Another flow (its own factory) commits a user meanwhile.

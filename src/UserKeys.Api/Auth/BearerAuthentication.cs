@@ -21,7 +21,6 @@ internal sealed class BearerAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     KeyVerifier verifier,
-    RequestConnection requestConnection,
     FailureLimiter failures,
     IProblemDetailsService problems)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
@@ -48,16 +47,7 @@ internal sealed class BearerAuthenticationHandler(
         var token = header is not null && header.Length <= MaxHeaderLength && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? header["Bearer ".Length..].Trim()
             : null;
-        Verification verification;
-        try
-        {
-            verification = await verifier.VerifyAsync(token, RateLimits.ClientAddress(Context), Context.RequestAborted).ConfigureAwait(false);
-        }
-        finally
-        {
-            // The body is read next, at the client's pace: hold no connection meanwhile.
-            await requestConnection.ReleaseAsync().ConfigureAwait(false);
-        }
+        var verification = await verifier.VerifyAsync(token, RateLimits.ClientAddress(Context), Context.RequestAborted).ConfigureAwait(false);
 
         if (!verification.Valid)
         {

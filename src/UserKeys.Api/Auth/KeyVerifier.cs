@@ -1,4 +1,5 @@
 using UserKeys.Api.Infrastructure;
+using UserKeys.Data;
 using UserKeys.Data.Keys;
 
 namespace UserKeys.Api.Auth;
@@ -28,17 +29,14 @@ internal interface IKeyStore
     Task<DateTime?> TouchAsync(long keyId, CancellationToken cancellationToken);
 }
 
-/// <summary>The request's connection, outside any transaction: authentication runs before the unit of work.</summary>
-internal sealed class DatabaseKeyStore(RequestConnection requestConnection) : IKeyStore
+/// <summary>Each lookup is one statement on a pooled connection of its own, outside any transaction: authentication runs before the request's unit of work.</summary>
+internal sealed class DatabaseKeyStore(UnitOfWorkRunner database) : IKeyStore
 {
-    public async Task<ApiKeyWithUserRow?> FindAsync(byte[] tokenHash, CancellationToken cancellationToken) =>
-        await (await KeysAsync(cancellationToken).ConfigureAwait(false)).FindWithUserByTokenHashAsync(tokenHash, cancellationToken).ConfigureAwait(false);
+    public Task<ApiKeyWithUserRow?> FindAsync(byte[] tokenHash, CancellationToken cancellationToken) =>
+        database.RunAsync(UnitOfWorkMode.SingleStatement, unit => unit.Keys.FindWithUserByTokenHashAsync(tokenHash, cancellationToken), cancellationToken);
 
-    public async Task<DateTime?> TouchAsync(long keyId, CancellationToken cancellationToken) =>
-        await (await KeysAsync(cancellationToken).ConfigureAwait(false)).TouchLastUsedAsync(keyId, cancellationToken).ConfigureAwait(false);
-
-    private async Task<ApiKeyRepository> KeysAsync(CancellationToken cancellationToken) =>
-        new(await requestConnection.GetAsync(cancellationToken).ConfigureAwait(false), transaction: null);
+    public Task<DateTime?> TouchAsync(long keyId, CancellationToken cancellationToken) =>
+        database.RunAsync(UnitOfWorkMode.SingleStatement, unit => unit.Keys.TouchLastUsedAsync(keyId, cancellationToken), cancellationToken);
 }
 
 /// <summary>
@@ -48,29 +46,15 @@ internal sealed class DatabaseKeyStore(RequestConnection requestConnection) : IK
 /// used up its failures gets <see cref="Verification.TooMany"/> before any database work, unless the
 /// token is a valid key in the cache. Records use at most once a minute per key.
 /// </summary>
-internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimiter failures, TimeProvider clock,
-    RequestConnection requestConnection, Npgsql.NpgsqlDataSource dataSource)
+internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimiter failures, TimeProvider clock)
 {
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// Verifies, trying once more on a fresh connection when a pooled one turns out dead.
+    /// Verifies (a dead pooled connection is retried on a fresh one by the store's unit of work).
     /// <paramref name="address"/>: count failures against it (null: the caller is limited per key instead).
     /// </summary>
     public async Task<Verification> VerifyAsync(string? token, string? address, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await VerifyOnceAsync(token, address, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception error) when (Retry.IsBrokenConnection(error) && !cancellationToken.IsCancellationRequested)
-        {
-            await Retry.RecoverAsync(error, requestConnection, dataSource, 1, cancellationToken).ConfigureAwait(false);
-            return await VerifyOnceAsync(token, address, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<Verification> VerifyOnceAsync(string? token, string? address, CancellationToken cancellationToken)
     {
         var wellFormed = ApiToken.TryParse(token, out var hash);
         CachedKey? entry = null;

@@ -35,7 +35,7 @@ internal static class BootstrapAdminCommand
             return ExitCodes.Usage;
         }
 
-        if (name is not null && (JsonBody.CountCharacters(name) > UserInput.NameMaxLength || !JsonBody.IsStorableText(name)))
+        if (name is not null && (Text.CountCharacters(name) > UserInput.NameMaxLength || !Text.IsStorable(name)))
         {
             await Console.Error.WriteLineAsync($"bootstrap-admin: --name must be at most {UserInput.NameMaxLength} printable characters").ConfigureAwait(false);
             return ExitCodes.Usage;

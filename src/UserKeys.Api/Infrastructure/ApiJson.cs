@@ -44,12 +44,57 @@ internal sealed class UtcTimestampConverter : JsonConverter<DateTime>
 [JsonSerializable(typeof(KeyListResponse))]
 [JsonSerializable(typeof(VerifyResponse))]
 [JsonSerializable(typeof(ProvisionResponse))]
+[JsonSerializable(typeof(HealthResponse))]
+internal sealed partial class ApiJsonContext : JsonSerializerContext;
+
+internal sealed record HealthResponse(string Status);
+
+/// <summary>
+/// Reads request timestamps: RFC 3339 with an explicit offset (<c>Z</c> or <c>+hh:mm</c>), nothing
+/// looser (no date alone, no local time, no number).
+/// </summary>
+internal sealed class RequestTimestampConverter : JsonConverter<DateTimeOffset>
+{
+    private static readonly string[] Formats = ["yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'"];
+
+    public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.TokenType == JsonTokenType.String
+            && DateTimeOffset.TryParseExact(reader.GetString(), Formats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
+            ? parsed.ToUniversalTime()
+            : throw new JsonException("not an RFC 3339 timestamp with an offset");
+
+    public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStringValue(value.UtcDateTime.ToString(UtcTimestampConverter.Format, CultureInfo.InvariantCulture));
+    }
+}
+
+/// <summary>
+/// Source-generated reading of every request body: strict (a missing required field, a null where the
+/// record says not-null, a string for a number: each fails the read), so that <see cref="RequestBody"/>
+/// can say which field and why.
+/// </summary>
+[JsonSourceGenerationOptions(
+    JsonSerializerDefaults.Web,
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    NumberHandling = JsonNumberHandling.Strict,
+    RespectNullableAnnotations = true,
+    RespectRequiredConstructorParameters = true,
+    MaxDepth = MaxDepth,
+    Converters = [typeof(RequestTimestampConverter), typeof(OptionalConverterFactory)])]
 [JsonSerializable(typeof(CreateUserRequest))]
 [JsonSerializable(typeof(UpdateUserRequest))]
 [JsonSerializable(typeof(CreateKeyRequest))]
 [JsonSerializable(typeof(ProvisionRequest))]
 [JsonSerializable(typeof(VerifyRequest))]
-[JsonSerializable(typeof(HealthResponse))]
-internal sealed partial class ApiJsonContext : JsonSerializerContext;
-
-internal sealed record HealthResponse(string Status);
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(DateTimeOffset))]
+[JsonSerializable(typeof(IReadOnlyList<string>))]
+[JsonSerializable(typeof(bool))]
+[JsonSerializable(typeof(long))]
+[JsonSerializable(typeof(int))]
+internal sealed partial class RequestJsonContext : JsonSerializerContext
+{
+    public const int MaxDepth = 16;
+}

@@ -85,7 +85,7 @@ internal sealed partial class ProblemMapping(IProblemDetailsService problems, IL
             Status = bad.StatusCode,
             Title = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "The request body is too large" : "The request is malformed",
             Detail = bad.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? $"Request bodies are limited to {JsonBody.MaxBytes} bytes."
+                ? $"Request bodies are limited to {RequestBody.MaxBytes} bytes."
                 : "The request could not be read.",
         },
         _ when IsUnavailable(exception) => new ProblemDetails
@@ -110,7 +110,7 @@ internal sealed partial class ProblemMapping(IProblemDetailsService problems, IL
         StatusCodes.Status405MethodNotAllowed => "This path does not accept this method. See /openapi/v1.json for the API.",
         StatusCodes.Status406NotAcceptable => "The API answers application/json and application/problem+json only.",
         StatusCodes.Status415UnsupportedMediaType => "Send the body as application/json.",
-        StatusCodes.Status413PayloadTooLarge => $"Request bodies are limited to {JsonBody.MaxBytes} bytes.",
+        StatusCodes.Status413PayloadTooLarge => $"Request bodies are limited to {RequestBody.MaxBytes} bytes.",
         StatusCodes.Status431RequestHeaderFieldsTooLarge => "The request headers are too large.",
         >= 500 => "The request failed on our side and nothing was written.",
         _ => "The request was refused.",

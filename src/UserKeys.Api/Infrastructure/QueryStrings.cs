@@ -42,6 +42,15 @@ internal sealed class QueryStrings(IQueryCollection query)
         return fallback;
     }
 
+    /// <summary><c>after</c>: a cursor is never empty (its signature is checked where it is decoded).</summary>
+    public void CheckCursor(string? after)
+    {
+        if (after is { Length: 0 })
+        {
+            Errors["after"] = ["must be a next_cursor returned by the previous page"];
+        }
+    }
+
     public void ThrowIfInvalid()
     {
         if (Errors.Count > 0)

@@ -42,9 +42,8 @@ internal static class Retry
         _ => false,
     };
 
-    public static async Task RecoverAsync(Exception error, RequestConnection connection, NpgsqlDataSource dataSource, int attempt, CancellationToken cancellationToken)
+    public static async Task RecoverAsync(Exception error, NpgsqlDataSource dataSource, int attempt, CancellationToken cancellationToken)
     {
-        await connection.ReleaseAsync().ConfigureAwait(false);
         if (IsBrokenConnection(error))
         {
             // The other idle connections are most likely as dead as this one.

@@ -1,3 +1,4 @@
+using UserKeys.Api.Infrastructure;
 using UserKeys.Data.Keys;
 
 namespace UserKeys.Api.Keys;
@@ -31,10 +32,23 @@ public sealed record KeyListResponse(IReadOnlyList<KeyResponse> Items, string? N
 /// calling key's (omitted: the calling key's); optional scopes, none the calling key lacks (omitted: the
 /// calling key's).
 /// </summary>
-public sealed record CreateKeyRequest(string? Name, DateTimeOffset? ExpiresAt, IReadOnlyList<string>? Scopes);
+public sealed record CreateKeyRequest : IRequestBody<CreateKeyRequest>
+{
+    [CodePoints(KeyService.NameMaxLength, Trim = true)]
+    public string? Name { get; init => field = Text.TrimToNull(value); }
 
-/// <summary><c>POST /v1/keys/verify</c>.</summary>
-public sealed record VerifyRequest(string Token);
+    [Future]
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    [ScopeList]
+    public IReadOnlyList<string>? Scopes { get; init; }
+}
+
+/// <summary><c>POST /v1/keys/verify</c>: the token a client presented.</summary>
+public sealed record VerifyRequest : IRequestBody<VerifyRequest>
+{
+    public required string Token { get; init; }
+}
 
 /// <summary>
 /// The verdict on a token: <c>{"valid": true, "key", "user"}</c> or <c>{"valid": false, "reason"}</c>,

@@ -14,11 +14,10 @@ internal static class KeyEndpoints
     {
         var keys = app.MapGroup("/v1/users/{id:long}/keys")
             .WithTags("Keys")
-            .AddEndpointFilter<UnitOfWorkFilter>();
+            .WithDatabase();
 
         keys.MapPost("/", CreateAsync)
             .RequireScope(Scopes.KeysWrite)
-            .WithUnitOfWork(UnitOfWorkMode.ReadWrite)
             .WithName("CreateKey")
             .WithSummary("Issue a key; the response is the only time its token is shown (admin, or the user itself)")
             .WithDescription("""
@@ -26,7 +25,6 @@ internal static class KeyEndpoints
                 (default: the calling key's) must lie in the future and no later than the calling key's expiry (400).
                 At most `UserKeys__MaxKeysPerUser` keys per user, revoked ones included until deleted (409).
                 """)
-            .WithJsonBody<CreateKeyRequest>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -34,10 +32,6 @@ internal static class KeyEndpoints
 
         keys.MapGet("/", ListAsync)
             .RequireScope(Scopes.KeysRead)
-            .WithUnitOfWork(UnitOfWorkMode.ReadOnly)
-            .WithMetadata(new QueryParametersMetadata(
-                new("limit", "integer", $"Page size, 1 to {KeyService.MaxListLimit} (default {KeyService.DefaultListLimit})", 1, KeyService.MaxListLimit),
-                new("after", "string", "The next_cursor of the previous page")))
             .WithName("ListKeys")
             .WithSummary("A user's keys, newest first, a page at a time (admin, or the user itself)")
             .ProducesValidationProblem()
@@ -45,14 +39,12 @@ internal static class KeyEndpoints
 
         keys.MapPost("/{key_id:long}/revoke", RevokeAsync)
             .RequireScope(Scopes.KeysWrite)
-            .WithUnitOfWork(UnitOfWorkMode.ReadWrite)
             .WithName("RevokeKey")
             .WithSummary("Revoke a key; revoking again keeps the first revoked_at (admin, or the user itself)")
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         keys.MapDelete("/{key_id:long}", DeleteAsync)
             .RequireScope(Scopes.KeysWrite)
-            .WithUnitOfWork(UnitOfWorkMode.ReadWrite)
             .WithName("DeleteKey")
             .WithSummary("Delete a key (admin, or the user itself)")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -60,7 +52,8 @@ internal static class KeyEndpoints
         app.MapPost("/v1/keys/verify", VerifyAsync)
             .WithTags("Keys")
             .RequireAuthorization(Authorization.VerifyPolicy)
-            .WithMetadata(new DatabaseBackedMetadata(), new ScopeMetadata(Scopes.KeysVerify))
+            .WithDatabase()
+            .WithMetadata(new ScopeMetadata(Scopes.KeysVerify))
             .WithName("VerifyKey")
             .WithSummary("Check a token: valid with its key and user, or why not (no authentication, or a key with keys:verify)")
             .WithDescription("""
@@ -68,7 +61,6 @@ internal static class KeyEndpoints
                 (`UserKeys__RateLimits__FailuresPerAddressPerSecond`, then 429). With a bearer key that holds
                 `keys:verify` (the way for a relying service) the call is limited per that key instead.
                 """)
-            .WithJsonBody<VerifyRequest>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
@@ -78,35 +70,30 @@ internal static class KeyEndpoints
     }
 
     private static async Task<Created<CreatedKeyResponse>> CreateAsync(
-        long id, JsonBody body, Caller caller, KeyService keys, TimeProvider clock, CancellationToken cancellationToken)
+        long id, CreateKeyRequest body, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        var key = KeyService.ReadKeyFields(body, "name", clock.GetUtcNow().UtcDateTime);
-        body.ThrowIfInvalid();
-
-        var created = await keys.CreateAsync(caller, id, key, cancellationToken);
+        var key = new KeyRequest(body.Name, body.ExpiresAt?.UtcDateTime, body.Scopes);
+        var created = await database.RunAsync(UnitOfWorkMode.ReadWrite, unit => keys.CreateAsync(unit, caller, id, key, cancellationToken), cancellationToken);
         return TypedResults.Created($"/v1/users/{id}/keys/{created.Id}", created);
     }
 
-    private static async Task<Ok<KeyListResponse>> ListAsync(long id, HttpRequest request, Caller caller, KeyService keys, CancellationToken cancellationToken)
+    /// <summary>One snapshot: the user's existence and its page agree.</summary>
+    private static async Task<Ok<KeyListResponse>> ListAsync(
+        long id, KeyListQuery query, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await database.RunAsync(UnitOfWorkMode.ReadOnly, unit => keys.ListAsync(unit, caller, id, query, cancellationToken), cancellationToken));
+
+    private static async Task<Ok<KeyResponse>> RevokeAsync(
+        long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await database.RunAsync(UnitOfWorkMode.ReadWrite, unit => keys.RevokeAsync(unit, caller, id, keyId, cancellationToken), cancellationToken));
+
+    private static async Task<NoContent> DeleteAsync(
+        long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        var query = new QueryStrings(request.Query);
-        var limit = query.Limit(query.Single("limit"), KeyService.DefaultListLimit, KeyService.MaxListLimit);
-        var after = query.Single("after");
-        if (after is { Length: 0 })
+        await database.RunAsync(UnitOfWorkMode.ReadWrite, async unit =>
         {
-            query.Errors["after"] = ["must be a next_cursor returned by the previous page"];
-        }
-
-        query.ThrowIfInvalid();
-        return TypedResults.Ok(await keys.ListAsync(caller, id, limit, after, cancellationToken));
-    }
-
-    private static async Task<Ok<KeyResponse>> RevokeAsync(long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, KeyService keys, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await keys.RevokeAsync(caller, id, keyId, cancellationToken));
-
-    private static async Task<NoContent> DeleteAsync(long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, KeyService keys, CancellationToken cancellationToken)
-    {
-        await keys.DeleteAsync(caller, id, keyId, cancellationToken);
+            await keys.DeleteAsync(unit, caller, id, keyId, cancellationToken).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
         return TypedResults.NoContent();
     }
 
@@ -114,23 +101,10 @@ internal static class KeyEndpoints
     /// Other services call this with the token a client presented to them: anonymously (failures then count
     /// against their address) or with a key of theirs that holds keys:verify (limited per that key).
     /// </summary>
-    private static async Task<Ok<VerifyResponse>> VerifyAsync(
-        HttpContext context, JsonBody body, KeyVerifier verifier, RequestConnection connection, CancellationToken cancellationToken)
+    private static async Task<Ok<VerifyResponse>> VerifyAsync(HttpContext context, VerifyRequest body, KeyVerifier verifier, CancellationToken cancellationToken)
     {
-        var token = body.String("token", required: true);
-        body.ThrowIfInvalid();
-
-        Verification verification;
-        try
-        {
-            var address = context.Features.Get<Caller>() is null ? RateLimits.ClientAddress(context) : null;
-            verification = await verifier.VerifyAsync(token, address, cancellationToken);
-        }
-        finally
-        {
-            await connection.ReleaseAsync();
-        }
-
+        var address = context.Features.Get<Caller>() is null ? RateLimits.ClientAddress(context) : null;
+        var verification = await verifier.VerifyAsync(body.Token, address, cancellationToken);
         if (verification == Verification.TooMany)
         {
             throw new TooManyFailuresError();

@@ -10,14 +10,10 @@ namespace UserKeys.Api.Keys;
 /// <summary>What a new key asks for: its name, expiry and scopes (null: the defaults the creating key implies).</summary>
 internal sealed record KeyRequest(string? Name, DateTime? ExpiresAt, IReadOnlyList<string>? Scopes);
 
-/// <summary>What the key endpoints do, on the request's unit of work. Never commits.</summary>
-internal sealed class KeyService(RequestUnitOfWork request, AuthCache authCache, KeyCursor cursors, IOptions<ServiceOptions> options)
+/// <summary>What the key endpoints do, on the unit of work they are given. Never commits.</summary>
+internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOptions<ServiceOptions> options)
 {
     public const int NameMaxLength = 120;
-    public const int DefaultListLimit = 100;
-    public const int MaxListLimit = 100;
-
-    private UnitOfWork Unit => request.Current;
 
     /// <summary>
     /// Issues a key; the token is in the result and nowhere else, ever. Privilege cannot grow: the new key
@@ -25,14 +21,14 @@ internal sealed class KeyService(RequestUnitOfWork request, AuthCache authCache,
     /// calling key's. At most <see cref="ServiceOptions.MaxKeysPerUser"/> keys per user (409).
     /// </summary>
     /// <exception cref="NotFoundError">The user does not exist (or the caller may not see it).</exception>
-    public async Task<CreatedKeyResponse> CreateAsync(Caller caller, long userId, KeyRequest key, CancellationToken cancellationToken)
+    public async Task<CreatedKeyResponse> CreateAsync(UnitOfWork unit, Caller caller, long userId, KeyRequest key, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, userId);
         var granted = Grant(caller, key);
         var issued = ApiToken.Generate();
         // Concurrent issues for one user count one after another: the cap holds exactly.
-        await Unit.Users.LockForNewKeyAsync(userId, cancellationToken).ConfigureAwait(false);
-        var row = await Unit.Keys.CreateAsync(
+        await unit.Users.LockForNewKeyAsync(userId, cancellationToken).ConfigureAwait(false);
+        var row = await unit.Keys.CreateAsync(
                 new NewApiKey(userId, key.Name, issued.Prefix, issued.Hash, granted.ExpiresAt, granted.Scopes),
                 options.Value.MaxKeysPerUser, cancellationToken).ConfigureAwait(false)
             ?? throw new RuleError("Too many keys",
@@ -57,11 +53,12 @@ internal sealed class KeyService(RequestUnitOfWork request, AuthCache authCache,
         return (key.ExpiresAt ?? callerKey.ExpiresAt, Scopes.Normalize(key.Scopes ?? callerKey.Scopes));
     }
 
-    public async Task<KeyListResponse> ListAsync(Caller caller, long userId, int limit, string? after, CancellationToken cancellationToken)
+    public async Task<KeyListResponse> ListAsync(UnitOfWork unit, Caller caller, long userId, KeyListQuery query, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, userId);
         // Read once per process (shared with the users listing's cursors).
-        await cursors.EnsureKeyAsync(Unit, cancellationToken).ConfigureAwait(false);
+        await cursors.EnsureKeyAsync(unit, cancellationToken).ConfigureAwait(false);
+        var (limit, after) = (query.Limit, query.After);
         long? afterId = null;
         if (after is not null)
         {
@@ -73,48 +70,33 @@ internal sealed class KeyService(RequestUnitOfWork request, AuthCache authCache,
         if (userId != caller.UserId)
         {
             // 404 for a user that does not exist, not an empty list (same snapshot as the listing).
-            await Unit.Users.GetAsync(userId, cancellationToken).ConfigureAwait(false);
+            await unit.Users.GetAsync(userId, cancellationToken).ConfigureAwait(false);
         }
 
         // One key more than the page tells whether a next page exists, without a count.
-        var keys = await Unit.Keys.ListByUserAsync(userId, afterId, limit + 1, cancellationToken).ConfigureAwait(false);
+        var keys = await unit.Keys.ListByUserAsync(userId, afterId, limit + 1, cancellationToken).ConfigureAwait(false);
         var next = keys.Count > limit ? cursors.Encode(keys[limit - 1].Id) : null;
         return new KeyListResponse(keys.Take(limit).Select(KeyResponse.From).ToList(), next);
     }
 
-    public async Task<KeyResponse> RevokeAsync(Caller caller, long userId, long keyId, CancellationToken cancellationToken)
+    public async Task<KeyResponse> RevokeAsync(UnitOfWork unit, Caller caller, long userId, long keyId, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, userId);
-        var key = await Unit.Keys.RevokeAsync(userId, keyId, cancellationToken).ConfigureAwait(false);
-        KeyChanged(keyId);
+        var key = await unit.Keys.RevokeAsync(userId, keyId, cancellationToken).ConfigureAwait(false);
+        KeyChanged(unit, keyId);
         return KeyResponse.From(key);
     }
 
-    public async Task DeleteAsync(Caller caller, long userId, long keyId, CancellationToken cancellationToken)
+    public async Task DeleteAsync(UnitOfWork unit, Caller caller, long userId, long keyId, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, userId);
-        await Unit.Keys.DeleteAsync(userId, keyId, cancellationToken).ConfigureAwait(false);
-        KeyChanged(keyId);
+        await unit.Keys.DeleteAsync(userId, keyId, cancellationToken).ConfigureAwait(false);
+        KeyChanged(unit, keyId);
     }
 
     /// <summary>
     /// The next request on this instance must not find the key in the cache. Every instance, this one
     /// included, also hears the trigger's notification when the transaction commits.
     /// </summary>
-    private void KeyChanged(long keyId) => request.AfterCommit(() => authCache.EvictKey(keyId));
-
-    /// <summary>Reads and checks a key's <c>name</c>, <c>expires_at</c> (in the future) and <c>scopes</c> (known ones).</summary>
-    public static KeyRequest ReadKeyFields(JsonBody body, string nameField, DateTime now)
-    {
-        var name = UserInput.ReadName(body, nameField);
-        var expiresAt = body.Timestamp("expires_at");
-        if (expiresAt is { } expiry && expiry <= now)
-        {
-            body.AddError("expires_at", "must be in the future");
-        }
-
-        var scopes = body.StringArray("scopes", Scopes.All.Length * 2,
-            scope => Scopes.IsKnown(scope) ? null : $"is not a scope (one of {string.Join(", ", Scopes.All)})");
-        return new KeyRequest(name, expiresAt, scopes);
-    }
+    private void KeyChanged(UnitOfWork unit, long keyId) => unit.AfterCommit(() => authCache.EvictKey(keyId));
 }

@@ -15,6 +15,37 @@ internal static class OpenApiSetup
     public static IServiceCollection AddUserKeysOpenApi(this IServiceCollection services) =>
         services.AddOpenApi(options =>
         {
+            // A PATCH field (Optional<T>) is T on the wire, or null where the record allows it.
+            options.AddSchemaTransformer(async (schema, context, cancellationToken) =>
+            {
+                var type = context.JsonTypeInfo.Type;
+                if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Optional<>))
+                {
+                    var inner = await context.GetOrCreateSchemaAsync(type.GetGenericArguments()[0], cancellationToken: cancellationToken).ConfigureAwait(false);
+                    var nullable = context.JsonPropertyInfo?.AttributeProvider?.IsDefined(typeof(NonNullAttribute), inherit: true) != true;
+                    schema.Type = nullable ? inner.Type | JsonSchemaType.Null : inner.Type;
+                    schema.Format = inner.Format;
+                    schema.Pattern = inner.Pattern;
+                    schema.Items = inner.Items;
+                    schema.Properties = null;
+                }
+
+                if (context.JsonPropertyInfo?.AttributeProvider?.IsDefined(typeof(ScopeListAttribute), inherit: true) == true)
+                {
+                    schema.MaxItems = Scopes.All.Length * 2;
+                    schema.Items = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        Enum = [.. Scopes.All.Select(scope => (System.Text.Json.Nodes.JsonNode)System.Text.Json.Nodes.JsonValue.Create(scope)!)],
+                    };
+                }
+
+                if (context.JsonPropertyInfo?.AttributeProvider?.GetCustomAttributes(typeof(OneOfAttribute), inherit: true) is [OneOfAttribute oneOf, ..])
+                {
+                    schema.Enum = [.. oneOf.Values.Select(value => (System.Text.Json.Nodes.JsonNode)System.Text.Json.Nodes.JsonValue.Create((string)value!)!)];
+                }
+            });
+
             // Timestamps are written by UtcTimestampConverter: say what it writes.
             options.AddSchemaTransformer((schema, context, _) =>
             {
@@ -108,7 +139,7 @@ internal static class OpenApiSetup
             options.AddOperationTransformer((operation, context, _) =>
             {
                 var metadata = context.Description.ActionDescriptor.EndpointMetadata;
-                if (metadata.OfType<UnitOfWorkMetadata>().Any() || metadata.OfType<DatabaseBackedMetadata>().Any())
+                if (metadata.OfType<DatabaseBackedMetadata>().Any())
                 {
                     operation.Responses ??= new OpenApiResponses();
                     operation.Responses.TryAdd("503", Problem("The database is unavailable; nothing was written. Retry shortly (Retry-After)."));
@@ -156,16 +187,11 @@ internal static class OpenApiSetup
 }
 
 /// <summary>
-/// Endpoint metadata naming the JSON body an endpoint reads. Not <c>Accepts&lt;T&gt;()</c>: that makes
-/// routing answer 415 to any other content type, while the contract answers 400 to a body that is not JSON.
+/// Endpoint metadata naming the JSON body an endpoint reads (added by <see cref="Infrastructure.IRequestBody{TSelf}"/>).
+/// Not <c>Accepts&lt;T&gt;()</c>: that makes routing answer 415 to any other content type, while the
+/// contract answers 400 to a body that is not JSON.
 /// </summary>
-internal sealed record JsonBodyMetadata(Type Type);
-
-internal static class JsonBodyEndpointExtensions
-{
-    public static RouteHandlerBuilder WithJsonBody<T>(this RouteHandlerBuilder builder) =>
-        builder.WithMetadata(new JsonBodyMetadata(typeof(T)));
-}
+public sealed record JsonBodyMetadata(Type Type);
 
 /// <summary>Query parameters an endpoint reads by hand (to answer 400 with field errors), for the document.</summary>
 internal sealed record QueryParametersMetadata(params QueryParameter[] Parameters);
@@ -175,5 +201,15 @@ internal sealed record QueryParameter(string Name, string Type, string Descripti
 /// <summary>An endpoint whose 200 body is one of several shapes (oneOf in the document).</summary>
 internal sealed record ResponseAlternativesMetadata(params Type[] Types);
 
-/// <summary>An endpoint outside any unit of work that still reads the database (and so may answer 503).</summary>
-internal sealed record DatabaseBackedMetadata;
+/// <summary>An endpoint that may run statements (and so may answer 503).</summary>
+internal sealed record DatabaseBackedMetadata
+{
+    public static readonly DatabaseBackedMetadata Instance = new();
+}
+
+internal static class DatabaseEndpointExtensions
+{
+    public static TBuilder WithDatabase<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(DatabaseBackedMetadata.Instance);
+}

@@ -9,8 +9,28 @@ using UserKeys.Data.Users;
 
 namespace UserKeys.Api.Provisioning;
 
-/// <summary><c>POST /v1/provision</c>: a user and its first key.</summary>
-public sealed record ProvisionRequest(string Email, string? Name, string? Role, string? KeyName, DateTimeOffset? ExpiresAt, IReadOnlyList<string>? Scopes);
+/// <summary><c>POST /v1/provision</c>: a user (as <see cref="CreateUserRequest"/>) and its first key (as <see cref="CreateKeyRequest"/>).</summary>
+public sealed record ProvisionRequest : IRequestBody<ProvisionRequest>
+{
+    [CodePoints(UserInput.EmailMaxLength, MinimumLength = UserInput.EmailMinLength, Trim = true)]
+    [Email]
+    public required string Email { get; init => field = value?.Trim()!; }
+
+    [CodePoints(UserInput.NameMaxLength, Trim = true)]
+    public string? Name { get; init => field = Text.TrimToNull(value); }
+
+    [OneOf(Roles.Admin, Roles.Member)]
+    public string? Role { get; init; }
+
+    [CodePoints(KeyService.NameMaxLength, Trim = true)]
+    public string? KeyName { get; init => field = Text.TrimToNull(value); }
+
+    [Future]
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    [ScopeList]
+    public IReadOnlyList<string>? Scopes { get; init; }
+}
 
 public sealed record ProvisionResponse(UserResponse User, CreatedKeyResponse Key);
 
@@ -23,12 +43,10 @@ internal static class ProvisionEndpoints
             .RequireAdmin()
             .RequireScope(Scopes.UsersWrite)
             .RequireScope(Scopes.KeysWrite)
-            .AddEndpointFilter<UnitOfWorkFilter>()
-            .WithUnitOfWork(UnitOfWorkMode.ReadWrite)
+            .WithDatabase()
             .WithName("Provision")
             .WithSummary("Create a user and its first key in one transaction (admin)")
             .WithDescription("Either both are created or neither: when the key cannot be issued, the user is not created either.")
-            .WithJsonBody<ProvisionRequest>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
@@ -36,17 +54,16 @@ internal static class ProvisionEndpoints
     }
 
     private static async Task<Created<ProvisionResponse>> ProvisionAsync(
-        JsonBody body, Caller caller, UserService users, KeyService keys, TimeProvider clock, CancellationToken cancellationToken)
+        ProvisionRequest body, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        var email = UserInput.ReadEmail(body, required: true);
-        var name = UserInput.ReadName(body);
-        var role = UserInput.ReadRole(body) ?? Roles.Member;
-        var key = KeyService.ReadKeyFields(body, "key_name", clock.GetUtcNow().UtcDateTime);
-        body.ThrowIfInvalid();
-
-        // One transaction (the request's unit of work): a failure issuing the key rolls the user back.
-        var user = await users.CreateAsync(new NewUser(email!, name, role), cancellationToken);
-        var created = await keys.CreateAsync(caller, user.Id, key, cancellationToken);
-        return TypedResults.Created($"/v1/users/{user.Id}", new ProvisionResponse(UserResponse.From(user), created));
+        var key = new KeyRequest(body.KeyName, body.ExpiresAt?.UtcDateTime, body.Scopes);
+        // One transaction: a failure issuing the key rolls the user back.
+        var response = await database.RunAsync(UnitOfWorkMode.ReadWrite, async unit =>
+        {
+            var user = await unit.Users.CreateAsync(new NewUser(body.Email, body.Name, body.Role ?? Roles.Member), cancellationToken).ConfigureAwait(false);
+            var created = await keys.CreateAsync(unit, caller, user.Id, key, cancellationToken).ConfigureAwait(false);
+            return new ProvisionResponse(UserResponse.From(user), created);
+        }, cancellationToken);
+        return TypedResults.Created($"/v1/users/{response.User.Id}", response);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using UserKeys.Api.Infrastructure;
 using UserKeys.Api.Keys;
 using UserKeys.Data.Users;
 
@@ -26,8 +27,32 @@ public sealed record UserPageResponse(IReadOnlyList<UserResponse> Items, string?
 /// <summary>An offset page, with the total number of users.</summary>
 public sealed record UserOffsetPageResponse(IReadOnlyList<UserResponse> Items, long Total, int Limit, int Offset);
 
-/// <summary><c>POST /v1/users</c>. <see cref="Role"/>: <c>admin</c> or <c>member</c> (default).</summary>
-public sealed record CreateUserRequest(string Email, string? Name, string? Role);
+/// <summary><c>POST /v1/users</c>: an email (trimmed, unique case-insensitively), a name (trimmed; blank: none), a role (default member).</summary>
+public sealed record CreateUserRequest : IRequestBody<CreateUserRequest>
+{
+    [CodePoints(UserInput.EmailMaxLength, MinimumLength = UserInput.EmailMinLength, Trim = true)]
+    [Email]
+    public required string Email { get; init => field = value?.Trim()!; }
+
+    [CodePoints(UserInput.NameMaxLength, Trim = true)]
+    public string? Name { get; init => field = Text.TrimToNull(value); }
+
+    [OneOf(Roles.Admin, Roles.Member)]
+    public string? Role { get; init; }
+}
 
 /// <summary><c>PATCH /v1/users/{id}</c>: absent fields stay; <c>"name": null</c> clears the name; <c>role</c> is for admins.</summary>
-public sealed record UpdateUserRequest(string? Email, string? Name, string? Role);
+public sealed record UpdateUserRequest : IRequestBody<UpdateUserRequest>
+{
+    [NonNull]
+    [CodePoints(UserInput.EmailMaxLength, MinimumLength = UserInput.EmailMinLength, Trim = true)]
+    [Email]
+    public Optional<string> Email { get; init => field = value.IsSet ? new(true, value.Value?.Trim()) : value; }
+
+    [CodePoints(UserInput.NameMaxLength, Trim = true)]
+    public Optional<string> Name { get; init => field = value.IsSet ? new(true, Text.TrimToNull(value.Value)) : value; }
+
+    [NonNull]
+    [OneOf(Roles.Admin, Roles.Member)]
+    public Optional<string> Role { get; init; }
+}

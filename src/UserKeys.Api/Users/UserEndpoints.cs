@@ -12,29 +12,26 @@ internal static class UserEndpoints
     public static IEndpointRouteBuilder MapUsers(this IEndpointRouteBuilder app)
     {
         var users = app.MapGroup("/v1/users")
-            .WithTags("Users")
-            .AddEndpointFilter<UnitOfWorkFilter>();
+            .WithTags("Users");
 
         users.MapPost("/", CreateAsync)
             .RequireAdmin()
             .RequireScope(Scopes.UsersWrite)
-            .WithUnitOfWork(UnitOfWorkMode.ReadWrite)
+            .WithDatabase()
             .WithName("CreateUser")
             .WithSummary("Create a user (admin)")
-            .WithJsonBody<CreateUserRequest>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
 
         users.MapGet("/me", (Caller caller) => TypedResults.Ok(UserResponse.From(caller.User)))
             .RequireAuthorization()
-            .WithUnitOfWork(UnitOfWorkMode.SingleStatement)
             .WithName("GetMe")
             .WithSummary("The calling key's user");
 
         users.MapGet("/{id:long}", GetAsync)
             .RequireScope(Scopes.UsersRead)
-            .WithUnitOfWork(UnitOfWorkMode.SingleStatement)
+            .WithDatabase()
             .WithName("GetUser")
             .WithSummary("One user (admin, or the user itself)")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -42,13 +39,7 @@ internal static class UserEndpoints
         users.MapGet("/", ListAsync)
             .RequireAdmin()
             .RequireScope(Scopes.UsersRead)
-            .WithUnitOfWork(UserListQuery.ModeFor)
-            .WithMetadata(new QueryParametersMetadata(
-                new("email", "string", "Look one user up by email, case-insensitively (not with limit, after or offset)"),
-                new("limit", "integer", $"Page size, 1 to {UserListQuery.MaxLimit} (default {UserListQuery.DefaultLimit})", 1, UserListQuery.MaxLimit),
-                new("after", "string", "The next_cursor of the previous page (keyset paging; not with offset)"),
-                new("offset", "integer", "Rows to skip (offset paging, with total; not with after)", 0, int.MaxValue),
-                new("include", "string", "'keys' adds each user's keys")))
+            .WithDatabase()
             .WithMetadata(new ResponseAlternativesMetadata(typeof(UserPageResponse), typeof(UserOffsetPageResponse), typeof(UserLookupResponse)))
             .WithName("ListUsers")
             .WithSummary("Look a user up by email, or page through users (admin)")
@@ -64,10 +55,9 @@ internal static class UserEndpoints
 
         users.MapPatch("/{id:long}", UpdateAsync)
             .RequireScope(Scopes.UsersWrite)
-            .WithUnitOfWork(UnitOfWorkMode.ReadWrite)
+            .WithDatabase()
             .WithName("UpdateUser")
             .WithSummary("Change email, name and, for admins, role (admin, or the user itself)")
-            .WithJsonBody<UpdateUserRequest>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -76,7 +66,7 @@ internal static class UserEndpoints
         users.MapDelete("/{id:long}", DeleteAsync)
             .RequireAdmin()
             .RequireScope(Scopes.UsersWrite)
-            .WithUnitOfWork(UnitOfWorkMode.ReadWrite)
+            .WithDatabase()
             .WithName("DeleteUser")
             .WithSummary("Delete a user and its keys (admin)")
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -85,61 +75,42 @@ internal static class UserEndpoints
         return app;
     }
 
-    private static async Task<Created<UserResponse>> CreateAsync(JsonBody body, UserService users, CancellationToken cancellationToken)
+    private static async Task<Created<UserResponse>> CreateAsync(CreateUserRequest body, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        var email = UserInput.ReadEmail(body, required: true);
-        var name = UserInput.ReadName(body);
-        var role = UserInput.ReadRole(body) ?? Roles.Member;
-        body.ThrowIfInvalid();
-
-        var user = await users.CreateAsync(new NewUser(email!, name, role), cancellationToken);
+        var user = await database.RunAsync(UnitOfWorkMode.ReadWrite,
+            unit => unit.Users.CreateAsync(new NewUser(body.Email, body.Name, body.Role ?? Roles.Member), cancellationToken), cancellationToken);
         return TypedResults.Created($"/v1/users/{user.Id}", UserResponse.From(user));
     }
 
-    private static async Task<Ok<UserResponse>> GetAsync(long id, Caller caller, UserService users, CancellationToken cancellationToken) =>
-        TypedResults.Ok(UserResponse.From(await users.GetAsync(caller, id, cancellationToken)));
-
-    private static async Task<Results<Ok<UserPageResponse>, Ok<UserOffsetPageResponse>, Ok<UserLookupResponse>>> ListAsync(
-        HttpRequest request, UserService users, CancellationToken cancellationToken)
+    /// <summary>The caller's own user comes with its key: no statement.</summary>
+    private static async Task<Ok<UserResponse>> GetAsync(long id, Caller caller, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        var query = UserListQuery.Parse(request.Query);
-        if (query.Email is { } email)
-        {
-            return TypedResults.Ok(await users.FindByEmailAsync(email, query.IncludeKeys, cancellationToken));
-        }
-
-        if (query.Offset is { } offset)
-        {
-            return TypedResults.Ok(await users.ListOffsetPageAsync(query.Limit, offset, query.IncludeKeys, cancellationToken));
-        }
-
-        return TypedResults.Ok(await users.ListPageAsync(query.Limit, query.After, query.IncludeKeys, cancellationToken));
-    }
-
-    private static async Task<Ok<UserResponse>> UpdateAsync(long id, JsonBody body, Caller caller, UserService users, CancellationToken cancellationToken)
-    {
-        var email = UserInput.ReadEmail(body, required: false);
-        if (body.Has("email") && email is null && !body.HasErrors("email"))
-        {
-            body.AddError("email", "must not be null");
-        }
-
-        var setName = body.Has("name");
-        var name = UserInput.ReadName(body);
-        var role = UserInput.ReadRole(body);
-        if (body.Has("role") && role is null && !body.HasErrors("role"))
-        {
-            body.AddError("role", "must not be null");
-        }
-
-        body.ThrowIfInvalid();
-        var user = await users.UpdateAsync(caller, new UserUpdate(id, email, setName, name, role), cancellationToken);
+        UserService.EnsureCanActOn(caller, id);
+        var user = id == caller.UserId
+            ? caller.User
+            : await database.RunAsync(UnitOfWorkMode.SingleStatement, unit => unit.Users.GetAsync(id, cancellationToken), cancellationToken);
         return TypedResults.Ok(UserResponse.From(user));
     }
 
-    private static async Task<NoContent> DeleteAsync(long id, UserService users, CancellationToken cancellationToken)
+    private static Task<Results<Ok<UserPageResponse>, Ok<UserOffsetPageResponse>, Ok<UserLookupResponse>>> ListAsync(
+        UserListQuery query, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken) =>
+        database.RunAsync(query.Mode, unit => users.ListAsync(unit, query, cancellationToken), cancellationToken);
+
+    private static async Task<Ok<UserResponse>> UpdateAsync(
+        long id, UpdateUserRequest body, Caller caller, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        await users.DeleteAsync(id, cancellationToken);
+        var update = new UserUpdate(id, body.Email.Value, body.Name.IsSet, body.Name.Value, body.Role.Value);
+        var user = await database.RunAsync(UnitOfWorkMode.ReadWrite, unit => users.UpdateAsync(unit, caller, update, cancellationToken), cancellationToken);
+        return TypedResults.Ok(UserResponse.From(user));
+    }
+
+    private static async Task<NoContent> DeleteAsync(long id, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken)
+    {
+        await database.RunAsync(UnitOfWorkMode.ReadWrite, async unit =>
+        {
+            await users.DeleteAsync(unit, id, cancellationToken).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
         return TypedResults.NoContent();
     }
 }

@@ -1,4 +1,7 @@
+using System.Reflection;
+using Microsoft.AspNetCore.Http.Metadata;
 using UserKeys.Api.Infrastructure;
+using UserKeys.Api.OpenApi;
 using UserKeys.Data;
 
 namespace UserKeys.Api.Users;
@@ -9,6 +12,7 @@ namespace UserKeys.Api.Users;
 /// are 400, never a silent clamp.
 /// </summary>
 internal sealed record UserListQuery(string? Email, int Limit, string? After, int? Offset, bool IncludeKeys)
+    : IBindableFromHttpContext<UserListQuery>, IEndpointParameterMetadataProvider
 {
     public const int DefaultLimit = 50;
     public const int MaxLimit = 100;
@@ -17,8 +21,18 @@ internal sealed record UserListQuery(string? Email, int Limit, string? After, in
     /// A lookup or a keyset page is one statement (with its keys too: one joined statement), so no
     /// transaction; offset paging reads the total and the page in one read-only snapshot.
     /// </summary>
-    public static UnitOfWorkMode ModeFor(HttpContext context) =>
-        context.Request.Query.ContainsKey("offset") ? UnitOfWorkMode.ReadOnly : UnitOfWorkMode.SingleStatement;
+    public UnitOfWorkMode Mode => Offset is null ? UnitOfWorkMode.SingleStatement : UnitOfWorkMode.ReadOnly;
+
+    public static ValueTask<UserListQuery?> BindAsync(HttpContext context, ParameterInfo parameter) =>
+        ValueTask.FromResult<UserListQuery?>(Parse(context.Request.Query));
+
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) =>
+        builder.Metadata.Add(new QueryParametersMetadata(
+            new("email", "string", "Look one user up by email, case-insensitively (not with limit, after or offset)"),
+            new("limit", "integer", $"Page size, 1 to {MaxLimit} (default {DefaultLimit})", 1, MaxLimit),
+            new("after", "string", "The next_cursor of the previous page (keyset paging; not with offset)"),
+            new("offset", "integer", "Rows to skip (offset paging, with total; not with after)", 0, int.MaxValue),
+            new("include", "string", "'keys' adds each user's keys")));
 
     public static UserListQuery Parse(IQueryCollection query)
     {
@@ -49,10 +63,7 @@ internal sealed record UserListQuery(string? Email, int Limit, string? After, in
             errors["after"] = ["cannot be combined with offset: use one way of paging"];
         }
 
-        if (after is { Length: 0 })
-        {
-            errors["after"] = ["must be a next_cursor returned by the previous page"];
-        }
+        reader.CheckCursor(after);
 
         var includeKeys = false;
         if (include is not null)

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using UserKeys.Api.Auth;
 using UserKeys.Api.Infrastructure;
 using UserKeys.Api.Keys;
@@ -6,36 +7,44 @@ using UserKeys.Data.Users;
 
 namespace UserKeys.Api.Users;
 
-/// <summary>What the user endpoints do, on the request's unit of work. Never commits: the request boundary does.</summary>
-internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors, AuthCache authCache)
+/// <summary>
+/// What the user endpoints do beyond one repository call, on the unit of work they are given. Never
+/// commits: <see cref="UnitOfWorkRunner"/> does, at the request boundary.
+/// </summary>
+internal sealed class UserService(UserCursor cursors, AuthCache authCache)
 {
-    private UnitOfWork Unit => request.Current;
-
-    public Task<UserRow> CreateAsync(NewUser user, CancellationToken cancellationToken) =>
-        Unit.Users.CreateAsync(user, cancellationToken);
-
-    /// <exception cref="NotFoundError">The user does not exist, or the caller may not see it.</exception>
-    public Task<UserRow> GetAsync(Caller caller, long id, CancellationToken cancellationToken)
+    /// <summary>The listing <paramref name="query"/> asks for: a lookup, an offset page or a keyset page.</summary>
+    public async Task<Results<Ok<UserPageResponse>, Ok<UserOffsetPageResponse>, Ok<UserLookupResponse>>> ListAsync(
+        UnitOfWork unit, UserListQuery query, CancellationToken cancellationToken)
     {
-        EnsureCanActOn(caller, id);
-        return id == caller.UserId ? Task.FromResult(caller.User) : Unit.Users.GetAsync(id, cancellationToken);
+        if (query.Email is { } email)
+        {
+            return TypedResults.Ok(await FindByEmailAsync(unit, email, query.IncludeKeys, cancellationToken).ConfigureAwait(false));
+        }
+
+        if (query.Offset is { } offset)
+        {
+            return TypedResults.Ok(await ListOffsetPageAsync(unit, query.Limit, offset, query.IncludeKeys, cancellationToken).ConfigureAwait(false));
+        }
+
+        return TypedResults.Ok(await ListPageAsync(unit, query.Limit, query.After, query.IncludeKeys, cancellationToken).ConfigureAwait(false));
     }
 
-    public async Task<UserLookupResponse> FindByEmailAsync(string email, bool includeKeys, CancellationToken cancellationToken)
+    private static async Task<UserLookupResponse> FindByEmailAsync(UnitOfWork unit, string email, bool includeKeys, CancellationToken cancellationToken)
     {
         if (includeKeys)
         {
-            var found = await Unit.Users.FindByEmailWithKeysAsync(email, cancellationToken).ConfigureAwait(false);
+            var found = await unit.Users.FindByEmailWithKeysAsync(email, cancellationToken).ConfigureAwait(false);
             return new UserLookupResponse(found is null ? [] : [Respond(found)]);
         }
 
-        var user = await Unit.Users.FindByEmailAsync(email, cancellationToken).ConfigureAwait(false);
+        var user = await unit.Users.FindByEmailAsync(email, cancellationToken).ConfigureAwait(false);
         return new UserLookupResponse(user is null ? [] : [UserResponse.From(user)]);
     }
 
-    public async Task<UserPageResponse> ListPageAsync(int limit, string? after, bool includeKeys, CancellationToken cancellationToken)
+    private async Task<UserPageResponse> ListPageAsync(UnitOfWork unit, int limit, string? after, bool includeKeys, CancellationToken cancellationToken)
     {
-        await cursors.EnsureKeyAsync(Unit, cancellationToken).ConfigureAwait(false);
+        await cursors.EnsureKeyAsync(unit, cancellationToken).ConfigureAwait(false);
         UserPosition? position = null;
         if (after is not null)
         {
@@ -48,7 +57,7 @@ internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors,
         }
 
         // One user more than the page tells whether a next page exists, without a count.
-        var users = Unit.Users;
+        var users = unit.Users;
         IReadOnlyList<UserWithKeys> rows = includeKeys
             ? position is { } from
                 ? await users.ListPageAfterWithKeysAsync(from, limit + 1, cancellationToken).ConfigureAwait(false)
@@ -62,18 +71,18 @@ internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors,
         return new UserPageResponse(page.Select(user => includeKeys ? Respond(user) : UserResponse.From(user.User)).ToList(), next);
     }
 
-    public async Task<UserOffsetPageResponse> ListOffsetPageAsync(int limit, int offset, bool includeKeys, CancellationToken cancellationToken)
+    private static async Task<UserOffsetPageResponse> ListOffsetPageAsync(UnitOfWork unit, int limit, int offset, bool includeKeys, CancellationToken cancellationToken)
     {
         // Two statements, one snapshot (the unit of work is ReadOnly): the total matches the page.
-        var total = await Unit.Users.CountAsync(cancellationToken).ConfigureAwait(false);
+        var total = await unit.Users.CountAsync(cancellationToken).ConfigureAwait(false);
         IReadOnlyList<UserResponse> page = includeKeys
-            ? (await Unit.Users.ListPageByOffsetWithKeysAsync(limit, offset, cancellationToken).ConfigureAwait(false)).Select(Respond).ToList()
-            : (await Unit.Users.ListPageByOffsetAsync(limit, offset, cancellationToken).ConfigureAwait(false)).Select(user => UserResponse.From(user)).ToList();
+            ? (await unit.Users.ListPageByOffsetWithKeysAsync(limit, offset, cancellationToken).ConfigureAwait(false)).Select(Respond).ToList()
+            : (await unit.Users.ListPageByOffsetAsync(limit, offset, cancellationToken).ConfigureAwait(false)).Select(user => UserResponse.From(user)).ToList();
         return new UserOffsetPageResponse(page, total, limit, offset);
     }
 
     /// <exception cref="ForbiddenError">A member tried to change a role.</exception>
-    public async Task<UserRow> UpdateAsync(Caller caller, UserUpdate update, CancellationToken cancellationToken)
+    public async Task<UserRow> UpdateAsync(UnitOfWork unit, Caller caller, UserUpdate update, CancellationToken cancellationToken)
     {
         EnsureCanActOn(caller, update.Id);
         if (update.Role is not null && !caller.IsAdmin)
@@ -82,7 +91,7 @@ internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors,
         }
 
         if (update.Email is { } email
-            && await Unit.Users.FindByEmailAsync(email, cancellationToken).ConfigureAwait(false) is { } holder && holder.Id != update.Id)
+            && await unit.Users.FindByEmailAsync(email, cancellationToken).ConfigureAwait(false) is { } holder && holder.Id != update.Id)
         {
             // Taken already: answer without locking anything. Two users swapping emails would otherwise
             // deadlock in the unique index (each waits on the other's row) until PostgreSQL breaks the
@@ -90,22 +99,22 @@ internal sealed class UserService(RequestUnitOfWork request, UserCursor cursors,
             throw new ConflictError("email", "A user with this email already exists.");
         }
 
-        var user = await Unit.Users.UpdateAsync(update, cancellationToken).ConfigureAwait(false);
-        UserChanged(update.Id);
+        var user = await unit.Users.UpdateAsync(update, cancellationToken).ConfigureAwait(false);
+        UserChanged(unit, update.Id);
         return user;
     }
 
-    public async Task DeleteAsync(long id, CancellationToken cancellationToken)
+    public async Task DeleteAsync(UnitOfWork unit, long id, CancellationToken cancellationToken)
     {
-        await Unit.Users.DeleteAsync(id, cancellationToken).ConfigureAwait(false);
-        UserChanged(id);
+        await unit.Users.DeleteAsync(id, cancellationToken).ConfigureAwait(false);
+        UserChanged(unit, id);
     }
 
     /// <summary>
     /// Cached credentials carry the user's role and email: drop them on this instance right after the
     /// commit; every instance also hears the trigger's notification.
     /// </summary>
-    private void UserChanged(long userId) => request.AfterCommit(() => authCache.EvictUser(userId));
+    private void UserChanged(UnitOfWork unit, long userId) => unit.AfterCommit(() => authCache.EvictUser(userId));
 
     /// <summary>A member asking for another user gets 404: whether that user exists is none of its business.</summary>
     public static void EnsureCanActOn(Caller caller, long userId)

@@ -39,12 +39,6 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
         }
     }
 
-    /// <exception cref="NotFoundError">The user has no key with this id.</exception>
-    public async Task<ApiKeyRow> GetAsync(long userId, long id, CancellationToken cancellationToken) =>
-        await Connection.QuerySingleOrDefaultAsync<ApiKeyRow>(Command(SqlCatalog.Keys.GetById, new { user_id = userId, id }, cancellationToken))
-            .ConfigureAwait(false)
-        ?? throw new NotFoundError("key", id);
-
     /// <summary>The key whose token hashes to <paramref name="tokenHash"/>, with its user, or null.</summary>
     public Task<ApiKeyWithUserRow?> FindWithUserByTokenHashAsync(byte[] tokenHash, CancellationToken cancellationToken) =>
         Connection.QuerySingleOrDefaultAsync<ApiKeyWithUserRow?>(Command(
@@ -56,14 +50,6 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
             ? Command(SqlCatalog.Keys.ListByUserAfter, new { user_id = userId, after_id = after, limit }, cancellationToken)
             : Command(SqlCatalog.Keys.ListByUserFirstPage, new { user_id = userId, limit }, cancellationToken))
             .ConfigureAwait(false)).AsList();
-
-    /// <summary>The keys of all these users in one statement, ordered by user id then key id.</summary>
-    public async Task<IReadOnlyList<ApiKeyRow>> ListByUsersAsync(IReadOnlyCollection<long> userIds, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(userIds);
-        return (await Connection.QueryAsync<ApiKeyRow>(Command(
-            SqlCatalog.Keys.ListByUsers, new { user_ids = userIds.ToArray() }, cancellationToken)).ConfigureAwait(false)).AsList();
-    }
 
     /// <summary>Revokes the key; revoking again keeps the first <c>revoked_at</c>.</summary>
     /// <exception cref="NotFoundError">The user has no key with this id.</exception>

@@ -32,11 +32,9 @@ public static class SqlCatalog
     public static class Keys
     {
         public static readonly SqlStatement Insert = Load("keys/insert");
-        public static readonly SqlStatement GetById = Load("keys/get_by_id");
         public static readonly SqlStatement GetWithUserByTokenHash = Load("keys/get_with_user_by_token_hash");
         public static readonly SqlStatement ListByUserFirstPage = Load("keys/list_by_user_first_page");
         public static readonly SqlStatement ListByUserAfter = Load("keys/list_by_user_after");
-        public static readonly SqlStatement ListByUsers = Load("keys/list_by_users");
         public static readonly SqlStatement Revoke = Load("keys/revoke");
         public static readonly SqlStatement Delete = Load("keys/delete");
         public static readonly SqlStatement TouchLastUsed = Load("keys/touch_last_used");

@@ -1,0 +1,51 @@
+using Npgsql;
+using UserKeys.Data;
+
+namespace UserKeys.Api.Infrastructure;
+
+/// <summary>
+/// The one owner of a request's database state. <see cref="RunAsync{T}"/> takes a pooled connection,
+/// begins the unit of work, runs the work, commits BEFORE the response starts (a 2xx write is durable
+/// when the client sees it), and gives the connection back, whatever happened: writing the response,
+/// reading a slow client's body, and endpoints that run no statement hold no connection. Any exception
+/// disposes the unit of work uncommitted: rolled back, nothing written.
+/// </summary>
+internal sealed partial class UnitOfWorkRunner(NpgsqlDataSource dataSource, UnitOfWorkFactory units, ILogger<UnitOfWorkRunner> logger)
+{
+    /// <summary>Attempts at a unit of work that failed before its commit began (a broken connection, a deadlock).</summary>
+    public const int MaxAttempts = 3;
+
+    public async Task<T> RunAsync<T>(UnitOfWorkMode mode, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var committing = false;
+            try
+            {
+                var unit = await units.BeginAsync(mode, cancellationToken).ConfigureAwait(false);
+                await using (unit.ConfigureAwait(false))
+                {
+                    var result = await work(unit).ConfigureAwait(false);
+                    if (mode != UnitOfWorkMode.ReadOnly)
+                    {
+                        // From here on the outcome may be unknown after a failure: never retried.
+                        committing = true;
+                        await unit.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    return result;
+                }
+            }
+            catch (Exception error) when (!committing && attempt < MaxAttempts && !cancellationToken.IsCancellationRequested
+                && Retry.IsSafeToRetry(error))
+            {
+                // Nothing of this attempt was committed: it rolled back (or died with its connection).
+                LogRetry(logger, attempt, error.GetType().Name, (error as PostgresException)?.SqlState ?? "-");
+                await Retry.RecoverAsync(error, dataSource, attempt, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Unit of work attempt {Attempt} failed before commit ({ErrorType}, SQLSTATE {SqlState}); trying again")]
+    private static partial void LogRetry(ILogger logger, int attempt, string errorType, string sqlState);
+}
