@@ -42,7 +42,7 @@ internal static class ApiApplication
         services.AddSingleton<AuthCache>();
         services.AddHostedService<AuthCacheListener>();
 
-        services.AddBearerAuthentication();
+        services.AddAccess();
         services.AddUserKeysRateLimits();
         services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
             context.ProblemDetails.Detail ??= ProblemMapping.DefaultDetail(context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode));
@@ -69,10 +69,7 @@ internal static class ApiApplication
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseRouting();
-        app.Use(RequestLogging.RememberRoute);
-        app.UseAuthentication();
-        app.UseAuthorization();
-        app.UseRateLimiter();
+        app.UseMiddleware<AccessMiddleware>();
 
         app.MapHealth();
         app.MapUsers();

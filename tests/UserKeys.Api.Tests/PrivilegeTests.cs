@@ -133,7 +133,7 @@ public sealed class PrivilegeTests(SmallCapFactory api) : IClassFixture<SmallCap
 
     /// <summary>Every endpoint the service registers, with the policy and scope the contract's tables give it.</summary>
     [Fact]
-    public async Task Every_registered_endpoint_has_the_policy_and_scope_the_contract_gives_it()
+    public void Every_registered_endpoint_has_the_access_rule_the_contract_gives_it()
     {
         // "METHOD route": (anonymous, admin only, scope) per ../shared/API.md.
         var contract = new Dictionary<string, (bool Anonymous, bool Admin, string? Scope)>
@@ -160,7 +160,7 @@ public sealed class PrivilegeTests(SmallCapFactory api) : IClassFixture<SmallCap
             var methods = endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? ["GET"];
             var route = endpoint.RoutePattern.RawText!;
             var anonymous = endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null;
-            var policies = endpoint.Metadata.GetOrderedMetadata<IAuthorizeData>().Select(data => data.Policy).ToList();
+            var rule = Access.RuleFor(endpoint);
             foreach (var method in methods)
             {
                 var name = $"{method} {route}";
@@ -174,17 +174,15 @@ public sealed class PrivilegeTests(SmallCapFactory api) : IClassFixture<SmallCap
 
                 checkedRoutes.Add(name);
                 Assert.True(expected.Anonymous == anonymous, $"{name}: anonymous is {anonymous}");
-                Assert.True(expected.Admin == policies.Contains(Auth.Authorization.AdminPolicy), $"{name}: admin policy");
-                var scopes = endpoint.Metadata.GetOrderedMetadata<ScopeMetadata>().Select(scope => scope.Scope).ToList();
-                Assert.True(expected.Scope is null ? scopes.Count == 0 : scopes.Contains(expected.Scope), $"{name}: scopes {string.Join(",", scopes)}");
+                // Every endpoint that is not anonymous needs a caller: it has a rule, whatever metadata it was given.
+                Assert.True(anonymous == (rule is null), $"{name}: access rule {rule}");
+                Assert.True(expected.Admin == (rule?.Admin == true), $"{name}: admin");
+                var scopes = rule?.Scopes ?? [];
+                Assert.True(expected.Scope is null ? scopes.Length == 0 : scopes.Contains(expected.Scope), $"{name}: scopes {string.Join(",", scopes)}");
             }
         }
 
         Assert.Equal(contract.Keys.Order(), checkedRoutes.Order());
-        // An endpoint registered without an explicit policy (and not anonymous) needs an authenticated caller.
-        var fallback = await api.Services.GetRequiredService<IAuthorizationPolicyProvider>().GetFallbackPolicyAsync();
-        Assert.NotNull(fallback);
-        Assert.Contains(fallback.Requirements, requirement => requirement is Microsoft.AspNetCore.Authorization.Infrastructure.DenyAnonymousAuthorizationRequirement);
     }
 }
 

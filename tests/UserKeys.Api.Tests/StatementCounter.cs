@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace UserKeys.Api.Tests;
 
-/// <summary>Counts the SQL statements Npgsql sends to one database (its ActivitySource, one activity per command), but the listener's heartbeats.</summary>
+/// <summary>Counts the SQL statements Npgsql sends to one database (its ActivitySource, one activity per command), but the auth cache listener's.</summary>
 internal sealed class StatementCounter : IDisposable
 {
     private readonly ActivityListener _listener;
@@ -16,9 +16,9 @@ internal sealed class StatementCounter : IDisposable
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = activity =>
             {
-                // The auth cache listener's heartbeat (one a second, on its own connection) is nobody's request.
+                // The auth cache listener's LISTEN and heartbeat (one a second, on its own connection) are nobody's request.
                 if (activity.GetTagItem("db.query.text") is string text && Equals(activity.GetTagItem("db.namespace"), database)
-                    && text != UserKeys.Data.Sql.SqlCatalog.Auth.Heartbeat.Text)
+                    && text != UserKeys.Data.Sql.SqlCatalog.Auth.Heartbeat.Text && text != UserKeys.Data.Sql.SqlCatalog.Auth.Listen.Text)
                 {
                     Interlocked.Increment(ref _count);
                 }

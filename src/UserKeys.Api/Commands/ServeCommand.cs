@@ -31,6 +31,7 @@ internal static class ServeCommand
             return ExitCodes.Usage;
         }
 
+        ConsoleSetup.LogToConsole(builder.Logging);
         builder.AddUserKeysApi();
         var app = builder.Build();
         app.UseUserKeysApi();

@@ -1,18 +1,47 @@
-using Microsoft.Extensions.Logging.Console;
+using Utf8StringInterpolation;
+using ZLogger;
+using ZLogger.Formatters;
 
 namespace UserKeys.Api.Infrastructure;
 
+/// <summary>
+/// Log lines as plain text, one per line: <c>2026-11-25T10:00:00.123Z info: Category[event] message</c>.
+/// Written by ZLogger: each line is formatted as UTF-8 without allocating, and one background writer
+/// batches them, so that logging never waits on the terminal or pipe (lines still queued are written
+/// when the host stops). Levels come from configuration (<c>Logging:LogLevel</c>) as before.
+/// </summary>
 internal static class ConsoleSetup
 {
-    /// <summary>Every log line to stderr, one line each, so that stdout carries only the command's answer.</summary>
-    public static void LogToStandardError(ILoggingBuilder logging)
+    /// <summary>The service: lines to stdout, warnings and errors to stderr.</summary>
+    public static void LogToConsole(ILoggingBuilder logging) => Add(logging, LogLevel.Warning);
+
+    /// <summary>The one-shot commands: every line to stderr, so that stdout carries only the command's answer.</summary>
+    public static void LogToStandardError(ILoggingBuilder logging) => Add(logging, LogLevel.Trace);
+
+    private static void Add(ILoggingBuilder logging, LogLevel standardErrorThreshold)
     {
-        logging.AddSimpleConsole(options =>
+        logging.ClearProviders();
+        logging.AddZLoggerConsole(options =>
         {
-            options.SingleLine = true;
-            options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            options.UseUtcTimestamp = true;
+            options.LogToStandardErrorThreshold = standardErrorThreshold;
+            options.UsePlainTextFormatter(formatter =>
+            {
+                formatter.SetPrefixFormatter($"{0} {1}: {2}[{3}] ", static (in MessageTemplate template, in LogInfo info) =>
+                    template.Format(info.Timestamp.Utc.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+                        Level(info.LogLevel), info.Category, info.EventId.Id));
+                formatter.SetExceptionFormatter(static (writer, error) => Utf8String.Format(writer, $" {error}"));
+            });
         });
-        logging.Services.Configure<ConsoleLoggerOptions>(options => options.LogToStandardErrorThreshold = LogLevel.Trace);
     }
+
+    private static string Level(LogLevel level) => level switch
+    {
+        LogLevel.Trace => "trce",
+        LogLevel.Debug => "dbug",
+        LogLevel.Information => "info",
+        LogLevel.Warning => "warn",
+        LogLevel.Error => "fail",
+        LogLevel.Critical => "crit",
+        _ => "none",
+    };
 }

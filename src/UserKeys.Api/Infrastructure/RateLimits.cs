@@ -4,7 +4,6 @@ using System.Net;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using UserKeys.Api.Auth;
 
@@ -84,19 +83,6 @@ internal static class RateLimits
     public static IServiceCollection AddUserKeysRateLimits(this IServiceCollection services)
     {
         services.AddSingleton<FailureLimiter>();
-        services.AddRateLimiter(_ => { });
-        services.AddOptions<RateLimiterOptions>().Configure<IOptions<ServiceOptions>>((limiter, service) =>
-        {
-            var perKey = service.Value.RateLimits.PerKeyPerSecond;
-            var bucket = Bucket(Math.Max(perKey, 1));
-            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, long>(context =>
-                perKey > 0 && context.Features.Get<Caller>() is { } caller
-                    ? RateLimitPartition.GetTokenBucketLimiter(caller.Key.Id, _ => bucket)
-                    : RateLimitPartition.GetNoLimiter(-1L));
-            limiter.OnRejected = (rejected, _) =>
-                new ValueTask(WriteTooManyAsync(rejected.HttpContext, PerKeyPolicyName, perKey, "This key made more calls than it may per second."));
-        });
-
         // Forwarded headers are believed only from the proxies listed in UserKeys__TrustedProxies
         // (addresses or CIDR networks); nothing is trusted by default, loopback included.
         services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<ServiceOptions>>((forwarded, service) =>

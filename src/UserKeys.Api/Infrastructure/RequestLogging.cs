@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Microsoft.AspNetCore.Routing.Patterns;
+using Microsoft.AspNetCore.Diagnostics;
 
 namespace UserKeys.Api.Infrastructure;
 
@@ -9,8 +9,6 @@ namespace UserKeys.Api.Infrastructure;
 /// </summary>
 internal sealed partial class RequestLogging(RequestDelegate next, ILogger<RequestLogging> logger)
 {
-    private static readonly object RouteKey = new();
-
     public async Task InvokeAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
@@ -20,22 +18,14 @@ internal sealed partial class RequestLogging(RequestDelegate next, ILogger<Reque
         }
         finally
         {
-            var route = context.Items[RouteKey] as string ?? "(no route)";
+            // The exception handler clears the endpoint before it writes the problem; its feature keeps it.
+            var endpoint = context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint;
+            var route = (endpoint as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)";
             LogRequest(logger, context.Request.Method, route, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
-    /// <summary>After routing: remember the route template (the exception handler clears the endpoint).</summary>
-    public static Task RememberRoute(HttpContext context, Func<Task> next)
-    {
-        if (context.GetEndpoint() is RouteEndpoint { RoutePattern: RoutePattern pattern })
-        {
-            context.Items[RouteKey] = pattern.RawText;
-        }
-
-        return next();
-    }
-
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "HTTP {Method} {Route} responded {StatusCode} in {ElapsedMs:0.000} ms")]
+    /// <summary>ZLogger's generator: the line is written as UTF-8 straight from the arguments, no string built.</summary>
+    [ZLogger.ZLoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "HTTP {method} {route} responded {statusCode} in {elapsedMs:0.000} ms")]
     private static partial void LogRequest(ILogger logger, string method, string route, int statusCode, double elapsedMs);
 }

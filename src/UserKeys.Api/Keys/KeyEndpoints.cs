@@ -51,9 +51,9 @@ internal static class KeyEndpoints
 
         app.MapPost("/v1/keys/verify", VerifyAsync)
             .WithTags("Keys")
-            .RequireAuthorization(Authorization.VerifyPolicy)
+            .AllowAnonymousOrCaller()
+            .RequireScope(Scopes.KeysVerify)
             .WithDatabase()
-            .WithMetadata(new ScopeMetadata(Scopes.KeysVerify))
             .WithName("VerifyKey")
             .WithSummary("Check a token: valid with its key and user, or why not (no authentication, or a key with keys:verify)")
             .WithDescription("""

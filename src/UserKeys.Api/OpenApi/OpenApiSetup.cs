@@ -12,6 +12,8 @@ namespace UserKeys.Api.OpenApi;
 /// </summary>
 internal static class OpenApiSetup
 {
+    private const string BearerScheme = "Bearer";
+
     public static IServiceCollection AddUserKeysOpenApi(this IServiceCollection services) =>
         services.AddOpenApi(options =>
         {
@@ -71,7 +73,7 @@ internal static class OpenApiSetup
                 };
                 document.Components ??= new OpenApiComponents();
                 document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
-                document.Components.SecuritySchemes[BearerAuthenticationHandler.SchemeName] = new OpenApiSecurityScheme
+                document.Components.SecuritySchemes[BearerScheme] = new OpenApiSecurityScheme
                 {
                     Type = SecuritySchemeType.Http,
                     Scheme = "bearer",
@@ -145,22 +147,22 @@ internal static class OpenApiSetup
                     operation.Responses.TryAdd("503", Problem("The database is unavailable; nothing was written. Retry shortly (Retry-After)."));
                 }
 
-                if (metadata.OfType<IAllowAnonymous>().Any() || !metadata.OfType<IAuthorizeData>().Any())
+                if (metadata.OfType<IAllowAnonymous>().Any())
                 {
                     return Task.CompletedTask;
                 }
 
                 var bearer = new OpenApiSecurityRequirement
                 {
-                    [new OpenApiSecuritySchemeReference(BearerAuthenticationHandler.SchemeName, context.Document)] = [],
+                    [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [],
                 };
-                var optional = metadata.OfType<IAuthorizeData>().Any(data => data.Policy == Authorization.VerifyPolicy);
+                var optional = metadata.OfType<OptionalCallerMetadata>().Any();
                 // verify: anonymously (an empty requirement) or with a bearer key.
                 operation.Security = optional ? [new OpenApiSecurityRequirement(), bearer] : [bearer];
                 operation.Responses ??= new OpenApiResponses();
                 operation.Responses.TryAdd("401", Problem("Missing, malformed, unknown, revoked or expired token (WWW-Authenticate: Bearer)"));
                 var scopes = metadata.OfType<ScopeMetadata>().Select(scope => $"'{scope.Scope}'").Distinct().ToList();
-                var admin = metadata.OfType<IAuthorizeData>().Any(data => data.Policy == Authorization.AdminPolicy);
+                var admin = metadata.OfType<AdminMetadata>().Any();
                 if (scopes.Count > 0 || admin)
                 {
                     var needs = (admin ? "an admin's key" : "a key") + (scopes.Count > 0 ? $" with the scope {string.Join(" and ", scopes)}" : "");

@@ -25,7 +25,6 @@ internal static class UserEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
 
         users.MapGet("/me", (Caller caller) => TypedResults.Ok(UserResponse.From(caller.User)))
-            .RequireAuthorization()
             .WithName("GetMe")
             .WithSummary("The calling key's user");
 
