@@ -8,11 +8,13 @@ namespace UserKeys.Api.Health;
 
 internal static class HealthEndpoints
 {
+    private static readonly JsonOk<HealthResponse> Alive = JsonResults.Ok(new HealthResponse("ok"));
+
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
         var health = app.MapGroup("").WithTags("Health").AllowAnonymous();
 
-        health.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok")))
+        health.MapGet("/healthz", () => Alive)
             .WithName("Health")
             .WithSummary("200 while the process runs; never touches the database");
 
@@ -23,7 +25,7 @@ internal static class HealthEndpoints
         return app;
     }
 
-    private static async Task<Results<Ok<HealthResponse>, ProblemHttpResult>> ReadyAsync(
+    private static async Task<Results<JsonOk<HealthResponse>, ProblemHttpResult>> ReadyAsync(
         NpgsqlDataSource dataSource, IOptions<ServiceOptions> options, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -56,6 +58,6 @@ internal static class HealthEndpoints
                 statusCode: StatusCodes.Status503ServiceUnavailable,
                 title: "Migrations are pending",
                 detail: $"Run 'UserKeys.Api migrate'. Pending: {string.Join(", ", status.Pending)}.")
-            : TypedResults.Ok(new HealthResponse("ready"));
+            : JsonResults.Ok(new HealthResponse("ready"));
     }
 }

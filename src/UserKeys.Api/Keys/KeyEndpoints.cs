@@ -69,22 +69,22 @@ internal static class KeyEndpoints
         return app;
     }
 
-    private static async Task<Created<CreatedKeyResponse>> CreateAsync(
+    private static async Task<JsonCreated<CreatedKeyResponse>> CreateAsync(
         long id, CreateKeyRequest body, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
         var key = new KeyRequest(body.Name, body.ExpiresAt?.UtcDateTime, body.Scopes);
         var created = await database.RunAsync(UnitOfWorkMode.ReadWrite, unit => keys.CreateAsync(unit, caller, id, key, cancellationToken), cancellationToken);
-        return TypedResults.Created($"/v1/users/{id}/keys/{created.Id}", created);
+        return JsonResults.Created($"/v1/users/{id}/keys/{created.Id}", created);
     }
 
     /// <summary>One snapshot: the user's existence and its page agree.</summary>
-    private static async Task<Ok<KeyListResponse>> ListAsync(
+    private static async Task<JsonOk<KeyListResponse>> ListAsync(
         long id, KeyListQuery query, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await database.RunAsync(UnitOfWorkMode.ReadOnly, unit => keys.ListAsync(unit, caller, id, query, cancellationToken), cancellationToken));
+        JsonResults.Ok(await database.RunAsync(UnitOfWorkMode.ReadOnly, unit => keys.ListAsync(unit, caller, id, query, cancellationToken), cancellationToken));
 
-    private static async Task<Ok<KeyResponse>> RevokeAsync(
+    private static async Task<JsonOk<KeyResponse>> RevokeAsync(
         long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await database.RunAsync(UnitOfWorkMode.ReadWrite, unit => keys.RevokeAsync(unit, caller, id, keyId, cancellationToken), cancellationToken));
+        JsonResults.Ok(await database.RunAsync(UnitOfWorkMode.ReadWrite, unit => keys.RevokeAsync(unit, caller, id, keyId, cancellationToken), cancellationToken));
 
     private static async Task<NoContent> DeleteAsync(
         long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
@@ -101,7 +101,7 @@ internal static class KeyEndpoints
     /// Other services call this with the token a client presented to them: anonymously (failures then count
     /// against their address) or with a key of theirs that holds keys:verify (limited per that key).
     /// </summary>
-    private static async Task<Ok<VerifyResponse>> VerifyAsync(HttpContext context, VerifyRequest body, KeyVerifier verifier, CancellationToken cancellationToken)
+    private static async Task<JsonOk<VerifyResponse>> VerifyAsync(HttpContext context, VerifyRequest body, KeyVerifier verifier, CancellationToken cancellationToken)
     {
         var address = context.Features.Get<Caller>() is null ? RateLimits.ClientAddress(context) : null;
         var verification = await verifier.VerifyAsync(body.Token, address, cancellationToken);
@@ -110,7 +110,7 @@ internal static class KeyEndpoints
             throw new TooManyFailuresError();
         }
 
-        return TypedResults.Ok(verification.Key is { } key
+        return JsonResults.Ok(verification.Key is { } key
             ? new VerifyResponse(true, KeyResponse.From(key), UserResponse.From(new Caller(key).User), null)
             : new VerifyResponse(false, null, null, verification.Reason));
     }

@@ -53,7 +53,7 @@ internal static class ProvisionEndpoints
         return app;
     }
 
-    private static async Task<Created<ProvisionResponse>> ProvisionAsync(
+    private static async Task<JsonCreated<ProvisionResponse>> ProvisionAsync(
         ProvisionRequest body, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
         var key = new KeyRequest(body.KeyName, body.ExpiresAt?.UtcDateTime, body.Scopes);
@@ -64,6 +64,6 @@ internal static class ProvisionEndpoints
             var created = await keys.CreateAsync(unit, caller, user.Id, key, cancellationToken).ConfigureAwait(false);
             return new ProvisionResponse(UserResponse.From(user), created);
         }, cancellationToken);
-        return TypedResults.Created($"/v1/users/{response.User.Id}", response);
+        return JsonResults.Created($"/v1/users/{response.User.Id}", response);
     }
 }

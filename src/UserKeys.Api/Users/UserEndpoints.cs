@@ -24,7 +24,7 @@ internal static class UserEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
 
-        users.MapGet("/me", (Caller caller) => TypedResults.Ok(UserResponse.From(caller.User)))
+        users.MapGet("/me", (Caller caller) => JsonResults.Ok(UserResponse.From(caller.User)))
             .WithName("GetMe")
             .WithSummary("The calling key's user");
 
@@ -74,33 +74,33 @@ internal static class UserEndpoints
         return app;
     }
 
-    private static async Task<Created<UserResponse>> CreateAsync(CreateUserRequest body, UnitOfWorkRunner database, CancellationToken cancellationToken)
+    private static async Task<JsonCreated<UserResponse>> CreateAsync(CreateUserRequest body, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
         var user = await database.RunAsync(UnitOfWorkMode.ReadWrite,
             unit => unit.Users.CreateAsync(new NewUser(body.Email, body.Name, body.Role ?? Roles.Member), cancellationToken), cancellationToken);
-        return TypedResults.Created($"/v1/users/{user.Id}", UserResponse.From(user));
+        return JsonResults.Created($"/v1/users/{user.Id}", UserResponse.From(user));
     }
 
     /// <summary>The caller's own user comes with its key: no statement.</summary>
-    private static async Task<Ok<UserResponse>> GetAsync(long id, Caller caller, UnitOfWorkRunner database, CancellationToken cancellationToken)
+    private static async Task<JsonOk<UserResponse>> GetAsync(long id, Caller caller, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, id);
         var user = id == caller.UserId
             ? caller.User
             : await database.RunAsync(UnitOfWorkMode.SingleStatement, unit => unit.Users.GetAsync(id, cancellationToken), cancellationToken);
-        return TypedResults.Ok(UserResponse.From(user));
+        return JsonResults.Ok(UserResponse.From(user));
     }
 
-    private static Task<Results<Ok<UserPageResponse>, Ok<UserOffsetPageResponse>, Ok<UserLookupResponse>>> ListAsync(
+    private static Task<Results<JsonOk<UserPageResponse>, JsonOk<UserOffsetPageResponse>, JsonOk<UserLookupResponse>>> ListAsync(
         UserListQuery query, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken) =>
         database.RunAsync(query.Mode, unit => users.ListAsync(unit, query, cancellationToken), cancellationToken);
 
-    private static async Task<Ok<UserResponse>> UpdateAsync(
+    private static async Task<JsonOk<UserResponse>> UpdateAsync(
         long id, UpdateUserRequest body, Caller caller, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
         var update = new UserUpdate(id, body.Email.Value, body.Name.IsSet, body.Name.Value, body.Role.Value);
         var user = await database.RunAsync(UnitOfWorkMode.ReadWrite, unit => users.UpdateAsync(unit, caller, update, cancellationToken), cancellationToken);
-        return TypedResults.Ok(UserResponse.From(user));
+        return JsonResults.Ok(UserResponse.From(user));
     }
 
     private static async Task<NoContent> DeleteAsync(long id, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken)

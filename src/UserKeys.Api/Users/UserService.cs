@@ -14,20 +14,20 @@ namespace UserKeys.Api.Users;
 internal sealed class UserService(UserCursor cursors, AuthCache authCache)
 {
     /// <summary>The listing <paramref name="query"/> asks for: a lookup, an offset page or a keyset page.</summary>
-    public async Task<Results<Ok<UserPageResponse>, Ok<UserOffsetPageResponse>, Ok<UserLookupResponse>>> ListAsync(
+    public async Task<Results<JsonOk<UserPageResponse>, JsonOk<UserOffsetPageResponse>, JsonOk<UserLookupResponse>>> ListAsync(
         UnitOfWork unit, UserListQuery query, CancellationToken cancellationToken)
     {
         if (query.Email is { } email)
         {
-            return TypedResults.Ok(await FindByEmailAsync(unit, email, query.IncludeKeys, cancellationToken).ConfigureAwait(false));
+            return JsonResults.Ok(await FindByEmailAsync(unit, email, query.IncludeKeys, cancellationToken).ConfigureAwait(false));
         }
 
         if (query.Offset is { } offset)
         {
-            return TypedResults.Ok(await ListOffsetPageAsync(unit, query.Limit, offset, query.IncludeKeys, cancellationToken).ConfigureAwait(false));
+            return JsonResults.Ok(await ListOffsetPageAsync(unit, query.Limit, offset, query.IncludeKeys, cancellationToken).ConfigureAwait(false));
         }
 
-        return TypedResults.Ok(await ListPageAsync(unit, query.Limit, query.After, query.IncludeKeys, cancellationToken).ConfigureAwait(false));
+        return JsonResults.Ok(await ListPageAsync(unit, query.Limit, query.After, query.IncludeKeys, cancellationToken).ConfigureAwait(false));
     }
 
     private static async Task<UserLookupResponse> FindByEmailAsync(UnitOfWork unit, string email, bool includeKeys, CancellationToken cancellationToken)
