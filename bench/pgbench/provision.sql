@@ -1,4 +1,5 @@
 -- pgbench limit for POST /v1/provision: the user, the lock for its key count, and its key in one transaction.
+-- (pgbench reads ':name' as a variable even inside quotes: the scopes' colons are made with chr(58).)
 \set r random(1, 1000000000000000)
 BEGIN;
 {{users/insert}}
@@ -12,8 +13,8 @@ BEGIN;
   @user_id = (:id)::bigint
   @name = NULL
   @prefix = 'uk_pgbench'
-  @token_hash = sha256(('pgp-' || :client_id || '-' || :r)::bytea)
+  @token_hash = sha256(('pgp-' || (:client_id)::text || '-' || (:r)::text)::bytea)
   @expires_at = NULL
-  @scopes = ARRAY['users:read','users:write','keys:read','keys:write','keys:verify']
+  @scopes = string_to_array(translate('users;read,users;write,keys;read,keys;write,keys;verify', ';', chr(58)), ',')
   @max_keys = 100
 COMMIT;

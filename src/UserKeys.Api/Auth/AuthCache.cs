@@ -303,21 +303,48 @@ internal sealed class AuthCache : IDisposable
 internal sealed class CachedKey(string cacheKey, ApiKeyWithUserRow row)
 {
     private long _lastUsedTicks = row.LastUsedAt?.Ticks ?? 0;
+    private Snapshot _snapshot = new(row.LastUsedAt?.Ticks ?? 0, row);
 
     public string CacheKey { get; } = cacheKey;
 
     public ApiKeyWithUserRow Row { get; } = row;
 
     /// <summary>The row with the latest use this instance knows of.</summary>
-    public ApiKeyWithUserRow Current
+    public ApiKeyWithUserRow Current => Latest().Row;
+
+    /// <summary>
+    /// What <paramref name="render"/> makes of <see cref="Current"/> (a verify answer's bytes), made once per
+    /// version of the row: a new recorded use makes a new version.
+    /// </summary>
+    public byte[] Rendered(Func<ApiKeyWithUserRow, byte[]> render)
     {
-        get
+        var snapshot = Latest();
+        return Volatile.Read(ref snapshot.Rendered) ?? Interlocked.CompareExchange(ref snapshot.Rendered, render(snapshot.Row), null) ?? snapshot.Rendered!;
+    }
+
+    private Snapshot Latest()
+    {
+        var ticks = Interlocked.Read(ref _lastUsedTicks);
+        var snapshot = Volatile.Read(ref _snapshot);
+        if (snapshot.Ticks == ticks)
         {
-            var ticks = Interlocked.Read(ref _lastUsedTicks);
-            return ticks == 0 || ticks == (Row.LastUsedAt?.Ticks ?? 0)
-                ? Row
-                : Row with { LastUsedAt = new DateTime(ticks, DateTimeKind.Utc) };
+            return snapshot;
         }
+
+        snapshot = new Snapshot(ticks, ticks == 0 || ticks == (Row.LastUsedAt?.Ticks ?? 0)
+            ? Row
+            : Row with { LastUsedAt = new DateTime(ticks, DateTimeKind.Utc) });
+        Volatile.Write(ref _snapshot, snapshot);
+        return snapshot;
+    }
+
+    private sealed class Snapshot(long ticks, ApiKeyWithUserRow row)
+    {
+        public long Ticks { get; } = ticks;
+
+        public ApiKeyWithUserRow Row { get; } = row;
+
+        public byte[]? Rendered;
     }
 
     /// <summary>True for exactly one caller once the last recorded use is older than <paramref name="resolution"/>: that caller records it.</summary>

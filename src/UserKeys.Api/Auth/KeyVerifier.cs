@@ -5,7 +5,7 @@ using UserKeys.Data.Keys;
 namespace UserKeys.Api.Auth;
 
 /// <summary>The outcome of checking a token: the key and its user, or why not.</summary>
-internal sealed record Verification(ApiKeyWithUserRow? Key, string? Reason)
+internal sealed record Verification(ApiKeyWithUserRow? Key, string? Reason, CachedKey? Entry = null)
 {
     public const string Malformed = "malformed";
     public const string NotFound = "not_found";
@@ -63,7 +63,7 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
             entry = cached;
             if (Refusal(cached.Row) is null)
             {
-                return new Verification(await UseAsync(cached, cancellationToken).ConfigureAwait(false), null);
+                return await UseAsync(cached, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -100,7 +100,7 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
             return Refuse(reason, address);
         }
 
-        return new Verification(await UseAsync(entry, cancellationToken).ConfigureAwait(false), null);
+        return await UseAsync(entry, cancellationToken).ConfigureAwait(false);
     }
 
     private string? Refusal(ApiKeyWithUserRow key) =>
@@ -119,7 +119,7 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
     }
 
     /// <summary>Records the use (at most once a minute per key and instance) and returns the key as the caller sees it.</summary>
-    private async Task<ApiKeyWithUserRow> UseAsync(CachedKey entry, CancellationToken cancellationToken)
+    private async ValueTask<Verification> UseAsync(CachedKey entry, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcDateTime;
         if (entry.TryClaimUse(now, LastUsedResolution))
@@ -131,6 +131,6 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
             }
         }
 
-        return entry.Current;
+        return new Verification(entry.Current, null, entry);
     }
 }

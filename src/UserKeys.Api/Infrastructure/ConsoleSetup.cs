@@ -26,9 +26,9 @@ internal static class ConsoleSetup
             options.LogToStandardErrorThreshold = standardErrorThreshold;
             options.UsePlainTextFormatter(formatter =>
             {
-                formatter.SetPrefixFormatter($"{0} {1}: {2}[{3}] ", static (in MessageTemplate template, in LogInfo info) =>
-                    template.Format(info.Timestamp.Utc.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
-                        Level(info.LogLevel), info.Category, info.EventId.Id));
+                // Formatted straight into the line's UTF-8 buffer: no string per line.
+                formatter.SetPrefixFormatter($"{0:yyyy-MM-dd'T'HH:mm:ss.fff'Z'} {1}: {2}[{3}] ", static (in MessageTemplate template, in LogInfo info) =>
+                    template.Format(info.Timestamp.Utc.UtcDateTime, Level(info.LogLevel), info.Category.Name, info.EventId.Id));
                 formatter.SetExceptionFormatter(static (writer, error) => Utf8String.Format(writer, $" {error}"));
             });
         });

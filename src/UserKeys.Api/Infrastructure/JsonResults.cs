@@ -26,6 +26,19 @@ internal static class JsonResults
 
     private const int KeepBufferUpTo = 64 * 1024;
 
+    /// <summary><paramref name="value"/> as the bytes <see cref="WriteAsync{T}"/> would write, to keep and answer again.</summary>
+    public static byte[] Render<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, TypeInfo<T>.Value);
+
+    internal static Task WriteAsync(HttpContext context, int status, byte[] utf8)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        response.ContentType = "application/json; charset=utf-8";
+        response.ContentLength = utf8.Length;
+        response.BodyWriter.Write(utf8);
+        return response.BodyWriter.FlushAsync(context.RequestAborted).AsTask();
+    }
+
     internal static Task WriteAsync<T>(HttpContext context, int status, T value)
     {
         var response = context.Response;
@@ -67,16 +80,26 @@ internal static class JsonResults
     }
 }
 
-/// <summary>200 with <typeparamref name="T"/> as JSON.</summary>
-internal sealed class JsonOk<T>(T value) : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<T>, IEndpointMetadataProvider
+/// <summary>200 with <typeparamref name="T"/> as JSON (or its bytes, rendered before: <see cref="JsonResults.Render{T}"/>).</summary>
+internal sealed class JsonOk<T> : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<T>, IEndpointMetadataProvider
 {
-    public T? Value => value;
+    private readonly T? _value;
+    private readonly byte[]? _rendered;
 
-    object? IValueHttpResult.Value => value;
+    public JsonOk(T value) => _value = value;
+
+    /// <summary>An answer whose body was rendered from a <typeparamref name="T"/> already.</summary>
+    public JsonOk(byte[] rendered) => _rendered = rendered;
+
+    public T? Value => _rendered is null ? _value : JsonSerializer.Deserialize<T>(_rendered, ApiJsonContext.Default.Options);
+
+    object? IValueHttpResult.Value => Value;
 
     public int? StatusCode => StatusCodes.Status200OK;
 
-    public Task ExecuteAsync(HttpContext httpContext) => JsonResults.WriteAsync(httpContext, StatusCodes.Status200OK, value);
+    public Task ExecuteAsync(HttpContext httpContext) => _rendered is null
+        ? JsonResults.WriteAsync(httpContext, StatusCodes.Status200OK, _value)
+        : JsonResults.WriteAsync(httpContext, StatusCodes.Status200OK, _rendered);
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
         builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(T), ["application/json"]));

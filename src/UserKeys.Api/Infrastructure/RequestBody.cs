@@ -58,7 +58,8 @@ internal static class RequestBody
                 }
             }
 
-            return Read<T>(buffer.AsSpan(0, length), context.RequestServices);
+            // The request's services only if a rule asks for them: most bodies need no scope at all.
+            return Read<T>(buffer.AsSpan(0, length), new RequestServices(context));
         }
         finally
         {
@@ -317,6 +318,12 @@ internal static class RequestBody
                 }
             }
         }
+    }
+
+    /// <summary>The request's services, resolved (and the request's scope created) only when asked.</summary>
+    private sealed class RequestServices(HttpContext context) : IServiceProvider
+    {
+        public object? GetService(Type serviceType) => context.RequestServices.GetService(serviceType);
     }
 
     private static void Add(ref Dictionary<string, string[]>? errors, string field, string message)

@@ -16,7 +16,13 @@ internal static class KeyEndpoints
             .WithTags("Keys")
             .WithDatabase();
 
-        keys.MapPost("/", CreateAsync)
+        // Singletons bound once here, not resolved per request: a verify of a cached key creates no service scope.
+        var database = app.ServiceProvider.GetRequiredService<UnitOfWorkRunner>();
+        var service = app.ServiceProvider.GetRequiredService<KeyService>();
+        var verifier = app.ServiceProvider.GetRequiredService<KeyVerifier>();
+
+        keys.MapPost("/", (long id, CreateKeyRequest body, Caller caller, CancellationToken cancellationToken) =>
+                CreateAsync(id, body, caller, service, database, cancellationToken))
             .RequireScope(Scopes.KeysWrite)
             .WithName("CreateKey")
             .WithSummary("Issue a key; the response is the only time its token is shown (admin, or the user itself)")
@@ -30,26 +36,30 @@ internal static class KeyEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
 
-        keys.MapGet("/", ListAsync)
+        keys.MapGet("/", (long id, KeyListQuery query, Caller caller, CancellationToken cancellationToken) =>
+                ListAsync(id, query, caller, service, database, cancellationToken))
             .RequireScope(Scopes.KeysRead)
             .WithName("ListKeys")
             .WithSummary("A user's keys, newest first, a page at a time (admin, or the user itself)")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound);
 
-        keys.MapPost("/{key_id:long}/revoke", RevokeAsync)
+        keys.MapPost("/{key_id:long}/revoke", (long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, CancellationToken cancellationToken) =>
+                RevokeAsync(id, keyId, caller, service, database, cancellationToken))
             .RequireScope(Scopes.KeysWrite)
             .WithName("RevokeKey")
             .WithSummary("Revoke a key; revoking again keeps the first revoked_at (admin, or the user itself)")
             .ProducesProblem(StatusCodes.Status404NotFound);
 
-        keys.MapDelete("/{key_id:long}", DeleteAsync)
+        keys.MapDelete("/{key_id:long}", (long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, CancellationToken cancellationToken) =>
+                DeleteAsync(id, keyId, caller, service, database, cancellationToken))
             .RequireScope(Scopes.KeysWrite)
             .WithName("DeleteKey")
             .WithSummary("Delete a key (admin, or the user itself)")
             .ProducesProblem(StatusCodes.Status404NotFound);
 
-        app.MapPost("/v1/keys/verify", VerifyAsync)
+        app.MapPost("/v1/keys/verify", (HttpContext context, VerifyRequest body, CancellationToken cancellationToken) =>
+                VerifyAsync(context, body, verifier, cancellationToken))
             .WithTags("Keys")
             .AllowAnonymousOrCaller()
             .RequireScope(Scopes.KeysVerify)
@@ -110,8 +120,21 @@ internal static class KeyEndpoints
             throw new TooManyFailuresError();
         }
 
-        return JsonResults.Ok(verification.Key is { } key
-            ? new VerifyResponse(true, KeyResponse.From(key), UserResponse.From(new Caller(key).User), null)
-            : new VerifyResponse(false, null, null, verification.Reason));
+        if (verification.Entry is { } entry)
+        {
+            // The answer for one version of a cached key is rendered once (a recorded use makes a new version).
+            return new JsonOk<VerifyResponse>(entry.Rendered(static key => JsonResults.Render(Valid(key))));
+        }
+
+        return verification.Key is { } key
+            ? JsonResults.Ok(Valid(key))
+            : new JsonOk<VerifyResponse>(Refusals.GetValueOrDefault(verification.Reason!) ?? JsonResults.Render(new VerifyResponse(false, null, null, verification.Reason)));
     }
+
+    private static VerifyResponse Valid(Data.Keys.ApiKeyWithUserRow key) =>
+        new(true, KeyResponse.From(key), UserResponse.From(new Caller(key).User), null);
+
+    /// <summary>The refusals' answers, rendered once.</summary>
+    private static readonly Dictionary<string, byte[]> Refusals = new[] { Verification.Malformed, Verification.NotFound, Verification.Revoked, Verification.Expired }
+        .ToDictionary(reason => reason, reason => JsonResults.Render(new VerifyResponse(false, null, null, reason)), StringComparer.Ordinal);
 }

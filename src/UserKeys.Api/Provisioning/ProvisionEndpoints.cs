@@ -38,7 +38,10 @@ internal static class ProvisionEndpoints
 {
     public static IEndpointRouteBuilder MapProvisioning(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/provision", ProvisionAsync)
+        var database = app.ServiceProvider.GetRequiredService<UnitOfWorkRunner>();
+        var service = app.ServiceProvider.GetRequiredService<KeyService>();
+        app.MapPost("/v1/provision", (ProvisionRequest body, Caller caller, CancellationToken cancellationToken) =>
+                ProvisionAsync(body, caller, service, database, cancellationToken))
             .WithTags("Users")
             .RequireAdmin()
             .RequireScope(Scopes.UsersWrite)

@@ -14,7 +14,11 @@ internal static class UserEndpoints
         var users = app.MapGroup("/v1/users")
             .WithTags("Users");
 
-        users.MapPost("/", CreateAsync)
+        // Singletons bound once here, not resolved per request (no request needs a service scope for them).
+        var database = app.ServiceProvider.GetRequiredService<UnitOfWorkRunner>();
+        var service = app.ServiceProvider.GetRequiredService<UserService>();
+
+        users.MapPost("/", (CreateUserRequest body, CancellationToken cancellationToken) => CreateAsync(body, database, cancellationToken))
             .RequireAdmin()
             .RequireScope(Scopes.UsersWrite)
             .WithDatabase()
@@ -28,14 +32,14 @@ internal static class UserEndpoints
             .WithName("GetMe")
             .WithSummary("The calling key's user");
 
-        users.MapGet("/{id:long}", GetAsync)
+        users.MapGet("/{id:long}", (long id, Caller caller, CancellationToken cancellationToken) => GetAsync(id, caller, database, cancellationToken))
             .RequireScope(Scopes.UsersRead)
             .WithDatabase()
             .WithName("GetUser")
             .WithSummary("One user (admin, or the user itself)")
             .ProducesProblem(StatusCodes.Status404NotFound);
 
-        users.MapGet("/", ListAsync)
+        users.MapGet("/", (UserListQuery query, CancellationToken cancellationToken) => ListAsync(query, service, database, cancellationToken))
             .RequireAdmin()
             .RequireScope(Scopes.UsersRead)
             .WithDatabase()
@@ -52,7 +56,8 @@ internal static class UserEndpoints
                 """)
             .ProducesValidationProblem();
 
-        users.MapPatch("/{id:long}", UpdateAsync)
+        users.MapPatch("/{id:long}", (long id, UpdateUserRequest body, Caller caller, CancellationToken cancellationToken) =>
+                UpdateAsync(id, body, caller, service, database, cancellationToken))
             .RequireScope(Scopes.UsersWrite)
             .WithDatabase()
             .WithName("UpdateUser")
@@ -62,7 +67,7 @@ internal static class UserEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
 
-        users.MapDelete("/{id:long}", DeleteAsync)
+        users.MapDelete("/{id:long}", (long id, CancellationToken cancellationToken) => DeleteAsync(id, service, database, cancellationToken))
             .RequireAdmin()
             .RequireScope(Scopes.UsersWrite)
             .WithDatabase()
