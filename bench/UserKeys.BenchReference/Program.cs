@@ -21,6 +21,8 @@ await using var dataSource = new NpgsqlDataSourceBuilder(connectionString)
     ConnectionStringBuilder = { MaxAutoPrepare = 64, AutoPrepareMinUsages = 2, NoResetOnClose = true },
 }.Build();
 var getById = SqlCatalog.Users.GetById.Text;
+// Map created_at to CreatedAt as the service does, so that both read every column.
+DefaultTypeMap.MatchNamesWithUnderscores = true;
 
 var app = builder.Build();
 var constant = new Constant("ok");
