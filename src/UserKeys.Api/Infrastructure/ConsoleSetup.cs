@@ -5,7 +5,7 @@ using ZLogger.Formatters;
 namespace UserKeys.Api.Infrastructure;
 
 /// <summary>
-/// Log lines as plain text, one per line: <c>2026-11-25T10:00:00.123Z info: Category[event] message</c>.
+/// Log lines as plain text, one per line: <c>2026-11-25T10:00:00.1234567Z info: Category[event] message</c>.
 /// Written by ZLogger: each line is formatted as UTF-8 without allocating, and one background writer
 /// batches them, so that logging never waits on the terminal or pipe (lines still queued are written
 /// when the host stops). Levels come from configuration (<c>Logging:LogLevel</c>) as before.
@@ -26,8 +26,9 @@ internal static class ConsoleSetup
             options.LogToStandardErrorThreshold = standardErrorThreshold;
             options.UsePlainTextFormatter(formatter =>
             {
-                // Formatted straight into the line's UTF-8 buffer: no string per line.
-                formatter.SetPrefixFormatter($"{0:yyyy-MM-dd'T'HH:mm:ss.fff'Z'} {1}: {2}[{3}] ", static (in MessageTemplate template, in LogInfo info) =>
+                // Formatted straight into the line's UTF-8 buffer: no string per line. "O" (ISO 8601, UTC,
+                // 100 ns digits) is the formatter's fast path; a custom pattern is parsed on every line.
+                formatter.SetPrefixFormatter($"{0:O} {1}: {2}[{3}] ", static (in MessageTemplate template, in LogInfo info) =>
                     template.Format(info.Timestamp.Utc.UtcDateTime, Level(info.LogLevel), info.Category.Name, info.EventId.Id));
                 formatter.SetExceptionFormatter(static (writer, error) => Utf8String.Format(writer, $" {error}"));
             });

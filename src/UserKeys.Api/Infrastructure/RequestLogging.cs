@@ -26,6 +26,6 @@ internal sealed partial class RequestLogging(RequestDelegate next, ILogger<Reque
     }
 
     /// <summary>ZLogger's generator: the line is written as UTF-8 straight from the arguments, no string built.</summary>
-    [ZLogger.ZLoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "HTTP {method} {route} responded {statusCode} in {elapsedMs:0.000} ms")]
+    [ZLogger.ZLoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "HTTP {method} {route} responded {statusCode} in {elapsedMs:F3} ms")]
     private static partial void LogRequest(ILogger logger, string method, string route, int statusCode, double elapsedMs);
 }
