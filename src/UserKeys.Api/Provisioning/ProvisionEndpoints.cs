@@ -10,18 +10,8 @@ using UserKeys.Data.Users;
 namespace UserKeys.Api.Provisioning;
 
 /// <summary><c>POST /v1/provision</c>: a user (as <see cref="CreateUserRequest"/>) and its first key (as <see cref="CreateKeyRequest"/>).</summary>
-public sealed record ProvisionRequest : IRequestBody<ProvisionRequest>
+public sealed record ProvisionRequest : NewUserFields, IRequestBody<ProvisionRequest>
 {
-    [CodePoints(UserInput.EmailMaxLength, MinimumLength = UserInput.EmailMinLength, Trim = true)]
-    [Email]
-    public required string Email { get; init => field = value?.Trim()!; }
-
-    [CodePoints(UserInput.NameMaxLength, Trim = true)]
-    public string? Name { get; init => field = Text.TrimToNull(value); }
-
-    [OneOf(Roles.Admin, Roles.Member)]
-    public string? Role { get; init; }
-
     [CodePoints(KeyService.NameMaxLength, Trim = true)]
     public string? KeyName { get; init => field = Text.TrimToNull(value); }
 

@@ -27,8 +27,8 @@ public sealed record UserPageResponse(IReadOnlyList<UserResponse> Items, string?
 /// <summary>An offset page, with the total number of users.</summary>
 public sealed record UserOffsetPageResponse(IReadOnlyList<UserResponse> Items, long Total, int Limit, int Offset);
 
-/// <summary><c>POST /v1/users</c>: an email (trimmed, unique case-insensitively), a name (trimmed; blank: none), a role (default member).</summary>
-public sealed record CreateUserRequest : IRequestBody<CreateUserRequest>
+/// <summary>A new user's fields: an email (trimmed, unique case-insensitively), a name (trimmed; blank: none), a role (default member).</summary>
+public abstract record NewUserFields
 {
     [CodePoints(UserInput.EmailMaxLength, MinimumLength = UserInput.EmailMinLength, Trim = true)]
     [Email]
@@ -40,6 +40,9 @@ public sealed record CreateUserRequest : IRequestBody<CreateUserRequest>
     [OneOf(Roles.Admin, Roles.Member)]
     public string? Role { get; init; }
 }
+
+/// <summary><c>POST /v1/users</c>.</summary>
+public sealed record CreateUserRequest : NewUserFields, IRequestBody<CreateUserRequest>;
 
 /// <summary><c>PATCH /v1/users/{id}</c>: absent fields stay; <c>"name": null</c> clears the name; <c>role</c> is for admins.</summary>
 public sealed record UpdateUserRequest : IRequestBody<UpdateUserRequest>
