@@ -112,4 +112,95 @@ public sealed class DatabaseUpgraderTests
         Assert.Contains(results, result => result.Applied.Count == 0);
         Assert.Equal(expected, await database.JournalAsync());
     }
+
+    [Fact]
+    public async Task A_script_waiting_for_a_lock_gives_up_without_stalling_readers_and_is_tried_again()
+    {
+        await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
+        Assert.True((await Upgrader(database).UpgradeAsync(CancellationToken.None)).Successful);
+
+        // A long reader holds api_keys: ALTER TABLE needs ACCESS EXCLUSIVE and must wait for it.
+        await using var reader = await database.DataSource.OpenConnectionAsync();
+        var hold = await reader.BeginTransactionAsync();
+        await reader.ExecuteScalarAsync<long>(TestSql.Get("hold_key_rows"), transaction: hold);
+
+        var log = new LineLogger();
+        var upgrader = new DatabaseUpgrader(new NpgsqlConnectionStringBuilder(database.ConnectionString) { Pooling = false }.ConnectionString, log)
+        {
+            Scripts = [.. DatabaseUpgrader.EmbeddedScripts(), new SqlScript("9001_add_key_column.sql", TestSql.Get("migration_add_key_column"))],
+            LockTimeout = TimeSpan.FromMilliseconds(300),
+            LockRetryDelay = TimeSpan.FromMilliseconds(200),
+            LockAttempts = 20,
+        };
+        var upgrade = upgrader.UpgradeAsync(CancellationToken.None);
+
+        // While the migration waits and retries, other sessions still read the table: a waiting DDL
+        // queues every later lock request behind it, so without lock_timeout these reads would hang.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var reads = 0;
+        var slowest = TimeSpan.Zero;
+        while (!log.Lines.Any(line => line.Contains("trying it again", StringComparison.Ordinal)) || reads < 10)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no retry logged; lines: {string.Join(" | ", log.Lines)}");
+            await using var other = await database.DataSource.OpenConnectionAsync();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            await other.ExecuteScalarAsync<long>(TestSql.Get("hold_key_rows"));
+            slowest = clock.Elapsed > slowest ? clock.Elapsed : slowest;
+            reads++;
+        }
+
+        Assert.False(upgrade.IsCompleted, "the migration finished while the lock was held");
+        Assert.True(slowest < TimeSpan.FromSeconds(1.5), $"a read waited {slowest.TotalMilliseconds:0} ms behind the migration");
+        Assert.Contains(log.Lines, line => line.Contains("9001_add_key_column.sql", StringComparison.Ordinal) && line.Contains("lock_timeout (300 ms)", StringComparison.Ordinal));
+
+        // The reader finishes: the next attempt gets its lock and the upgrade completes.
+        await hold.RollbackAsync();
+        await hold.DisposeAsync();
+        var result = await upgrade;
+        Assert.True(result.Successful, result.Error);
+        Assert.Equal(["9001_add_key_column.sql"], result.Applied);
+        await using var check = await database.DataSource.OpenConnectionAsync();
+        Assert.True(await check.ExecuteScalarAsync<bool>(TestSql.Get("column_exists"), new { table = "api_keys", column = "lock_test_note" }));
+        Console.WriteLine($"upgrader: {reads} reads while the migration waited, slowest {slowest.TotalMilliseconds:0} ms; {log.Lines.Count(line => line.Contains("trying it again", StringComparison.Ordinal))} retries logged");
+    }
+
+    [Fact]
+    public async Task A_script_that_never_gets_its_lock_fails_naming_it_after_its_attempts()
+    {
+        await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
+        Assert.True((await Upgrader(database).UpgradeAsync(CancellationToken.None)).Successful);
+        await using var reader = await database.DataSource.OpenConnectionAsync();
+        await using var hold = await reader.BeginTransactionAsync();
+        await reader.ExecuteScalarAsync<long>(TestSql.Get("hold_key_rows"), transaction: hold);
+
+        var log = new LineLogger();
+        var result = await new DatabaseUpgrader(new NpgsqlConnectionStringBuilder(database.ConnectionString) { Pooling = false }.ConnectionString, log)
+        {
+            Scripts = [.. DatabaseUpgrader.EmbeddedScripts(), new SqlScript("9001_add_key_column.sql", TestSql.Get("migration_add_key_column"))],
+            LockTimeout = TimeSpan.FromMilliseconds(100),
+            LockRetryDelay = TimeSpan.FromMilliseconds(50),
+            LockAttempts = 3,
+        }.UpgradeAsync(CancellationToken.None);
+
+        Assert.False(result.Successful);
+        Assert.Equal("9001_add_key_column.sql", result.FailedScript);
+        Assert.Contains("55P03", result.Error);
+        Assert.Equal(2, log.Lines.Count(line => line.Contains("trying it again", StringComparison.Ordinal)));
+    }
+
+    /// <summary>The upgrader's log lines, formatted.</summary>
+    private sealed class LineLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+        public IReadOnlyList<string> Lines => [.. _lines];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter) => _lines.Enqueue(formatter(state, exception));
+    }
 }

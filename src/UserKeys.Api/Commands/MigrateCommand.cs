@@ -17,7 +17,22 @@ internal static class MigrateCommand
             return ExitCodes.Usage;
         }
 
-        var upgrader = new DatabaseUpgrader(host.ConnectionString, host.Logger) { Output = Console.Out };
+        // UserKeys__MigrationLockTimeoutMs: how long a script may wait for a lock before it gives up and is
+        // tried again (0: wait forever). Default 2000.
+        var lockTimeoutMs = (int)DatabaseUpgrader.DefaultLockTimeout.TotalMilliseconds;
+        if (host.Configuration["UserKeys:MigrationLockTimeoutMs"] is { } configured
+            && (!int.TryParse(configured, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out lockTimeoutMs)
+                || lockTimeoutMs > 600_000))
+        {
+            await Console.Error.WriteLineAsync("migrate: UserKeys:MigrationLockTimeoutMs must be 0 to 600000").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        var upgrader = new DatabaseUpgrader(host.ConnectionString, host.Logger)
+        {
+            Output = Console.Out,
+            LockTimeout = TimeSpan.FromMilliseconds(lockTimeoutMs),
+        };
         try
         {
             if (commandLine.Has("status"))

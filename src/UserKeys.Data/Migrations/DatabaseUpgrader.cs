@@ -63,6 +63,21 @@ public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
     /// <summary>How long one script may run; <see cref="TimeSpan.Zero"/> means no limit (big index builds take time).</summary>
     public TimeSpan ScriptTimeout { get; init; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// How long a script's statement may wait for a lock (PostgreSQL's <c>lock_timeout</c> on the scripts'
+    /// sessions; zero: forever). A DDL statement waiting for its lock holds up every query that comes after
+    /// it on that table; with a short wait it gives up instead, and the script is tried again.
+    /// </summary>
+    public TimeSpan LockTimeout { get; init; } = DefaultLockTimeout;
+
+    public static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Attempts at a script that gave up waiting for a lock (SQLSTATE 55P03) before the upgrade fails.</summary>
+    public int LockAttempts { get; init; } = 5;
+
+    /// <summary>The pause before a script that gave up waiting for a lock is tried again (doubled each time).</summary>
+    public TimeSpan LockRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The scripts to apply; the embedded ones unless a test supplies others.</summary>
     public IReadOnlyList<SqlScript> Scripts { get; init; } = EmbeddedScripts();
 
@@ -195,18 +210,39 @@ public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
             var done = new List<string>();
             var pending = Scripts.Where(script => !applied.Contains(script.Name)).ToList();
             // Consecutive scripts of one kind run in one engine: per-script transactions, or none.
-            foreach (var group in Batches(pending))
+            UpgradeEngine Engine(IReadOnlyList<SqlScript> scripts, bool outsideTransaction)
             {
-                var engine = BuildEngine(group.Scripts, group.OutsideTransaction);
+                var engine = BuildEngine(scripts, outsideTransaction);
                 engine.ScriptExecuted += (_, args) =>
                 {
                     var name = ((ScriptExecutedEventArgs)args).Script.Name;
                     done.Add(name);
                     Output.WriteLine($"applied {name}");
                 };
+                return engine;
+            }
+
+            foreach (var group in Batches(pending))
+            {
+                var engine = Engine(group.Scripts, group.OutsideTransaction);
 
                 // DbUp is synchronous; keep it off the caller's thread.
                 var result = await Task.Run(engine.PerformUpgrade, cancellationToken).ConfigureAwait(false);
+                for (var attempt = 1; !result.Successful && result.Error is PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable }
+                    && attempt < LockAttempts; attempt++)
+                {
+                    // The script rolled back (or, outside a transaction, its statement did nothing); the ones
+                    // before it are journaled. Wait, then run what is still pending of this batch.
+                    var delay = LockRetryDelay * Math.Pow(2, attempt - 1);
+                    logger.LogWarning(
+                        "Migration {Script} waited longer than lock_timeout ({LockTimeoutMs} ms) for a lock held by another session; trying it again in {DelayMs} ms (attempt {Attempt} of {Attempts})",
+                        result.ErrorScript?.Name ?? "(unknown script)", (long)LockTimeout.TotalMilliseconds, (long)delay.TotalMilliseconds, attempt + 1, LockAttempts);
+                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                    var remaining = group.Scripts.Where(script => !done.Contains(script.Name, StringComparer.Ordinal)).ToList();
+                    engine = Engine(remaining, group.OutsideTransaction);
+                    result = await Task.Run(engine.PerformUpgrade, cancellationToken).ConfigureAwait(false);
+                }
+
                 if (!result.Successful)
                 {
                     var error = result.Error is PostgresException postgres
@@ -305,7 +341,9 @@ public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
     private UpgradeEngine BuildEngine(IReadOnlyList<SqlScript> scripts, bool outsideTransaction)
     {
         var builder = DeployChanges.To
-            .PostgresqlDatabase(connectionString)
+            // Only scripts in a transaction wait for locks that stall traffic; a CONCURRENTLY build waits for
+            // older transactions without blocking anyone, and cut short it would leave an INVALID index.
+            .PostgresqlDatabase(outsideTransaction ? connectionString : WithLockTimeout(connectionString))
             .WithScripts(scripts)
             .JournalTo((connections, log) => new ChecksumJournal(new PostgresqlTableJournal(connections, log, JournalSchema, JournalTable)))
             // Scripts are plain PostgreSQL: $...$ is dollar quoting, not a DbUp variable.
@@ -314,6 +352,19 @@ public sealed class DatabaseUpgrader(string connectionString, ILogger logger)
             .LogTo(logger);
         builder = outsideTransaction ? builder.WithoutTransaction() : builder.WithTransactionPerScript();
         return builder.Build();
+    }
+
+    /// <summary>The scripts' sessions get <see cref="LockTimeout"/> unless the connection string sets a lock_timeout itself.</summary>
+    private string WithLockTimeout(string original)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(original);
+        var options = builder.Options ?? "";
+        if (LockTimeout > TimeSpan.Zero && !options.Contains("lock_timeout", StringComparison.Ordinal))
+        {
+            builder.Options = $"{options} -c lock_timeout={(long)LockTimeout.TotalMilliseconds}".Trim();
+        }
+
+        return builder.ConnectionString;
     }
 
     /// <summary>DbUp's journal, plus the script's SHA-256 recorded with the same command factory (so in the script's transaction).</summary>
