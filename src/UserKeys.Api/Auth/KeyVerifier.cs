@@ -4,8 +4,8 @@ using UserKeys.Data.Keys;
 
 namespace UserKeys.Api.Auth;
 
-/// <summary>The outcome of checking a token: the key and its user, or why not.</summary>
-internal sealed record Verification(ApiKeyWithUserRow? Key, string? Reason, CachedKey? Entry = null)
+/// <summary>The outcome of checking a token: the key's cache entry (its row with the user), or why not.</summary>
+internal sealed record Verification(CachedKey? Entry, string? Reason)
 {
     public const string Malformed = "malformed";
     public const string NotFound = "not_found";
@@ -15,7 +15,10 @@ internal sealed record Verification(ApiKeyWithUserRow? Key, string? Reason, Cach
     /// <summary>Not a verdict on the token: the client address used up its failed checks (429).</summary>
     public const string RateLimited = "rate_limited";
 
-    public bool Valid => Key is not null;
+    /// <summary>The key and its user as the caller sees them (with the latest use this instance knows of).</summary>
+    public ApiKeyWithUserRow? Key => Entry?.Current;
+
+    public bool Valid => Entry is not null;
 
     public static readonly Verification TooMany = new(null, RateLimited);
 }
@@ -131,6 +134,6 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
             }
         }
 
-        return new Verification(entry.Current, null, entry);
+        return new Verification(entry, null);
     }
 }

@@ -81,7 +81,7 @@ internal static class JsonResults
 }
 
 /// <summary>200 with <typeparamref name="T"/> as JSON (or its bytes, rendered before: <see cref="JsonResults.Render{T}"/>).</summary>
-internal sealed class JsonOk<T> : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<T>, IEndpointMetadataProvider
+internal sealed class JsonOk<T> : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
 {
     private readonly T? _value;
     private readonly byte[]? _rendered;
@@ -90,10 +90,6 @@ internal sealed class JsonOk<T> : IResult, IStatusCodeHttpResult, IValueHttpResu
 
     /// <summary>An answer whose body was rendered from a <typeparamref name="T"/> already.</summary>
     public JsonOk(byte[] rendered) => _rendered = rendered;
-
-    public T? Value => _rendered is null ? _value : JsonSerializer.Deserialize<T>(_rendered, ApiJsonContext.Default.Options);
-
-    object? IValueHttpResult.Value => Value;
 
     public int? StatusCode => StatusCodes.Status200OK;
 
@@ -106,12 +102,8 @@ internal sealed class JsonOk<T> : IResult, IStatusCodeHttpResult, IValueHttpResu
 }
 
 /// <summary>201 with a Location and <typeparamref name="T"/> as JSON.</summary>
-internal sealed class JsonCreated<T>(string location, T value) : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<T>, IEndpointMetadataProvider
+internal sealed class JsonCreated<T>(string location, T value) : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
 {
-    public T? Value => value;
-
-    object? IValueHttpResult.Value => value;
-
     public int? StatusCode => StatusCodes.Status201Created;
 
     public string Location => location;

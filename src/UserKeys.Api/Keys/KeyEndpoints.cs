@@ -120,15 +120,11 @@ internal static class KeyEndpoints
             throw new TooManyFailuresError();
         }
 
-        if (verification.Entry is { } entry)
-        {
-            // The answer for one version of a cached key is rendered once (a recorded use makes a new version).
-            return new JsonOk<VerifyResponse>(entry.Rendered(static key => JsonResults.Render(Valid(key))));
-        }
-
-        return verification.Key is { } key
-            ? JsonResults.Ok(Valid(key))
-            : new JsonOk<VerifyResponse>(Refusals.GetValueOrDefault(verification.Reason!) ?? JsonResults.Render(new VerifyResponse(false, null, null, verification.Reason)));
+        // The answer for one version of a cached key is rendered once (a recorded use makes a new version);
+        // the refusals' answers are rendered once for all.
+        return new JsonOk<VerifyResponse>(verification.Entry is { } entry
+            ? entry.Rendered(static key => JsonResults.Render(Valid(key)))
+            : Refusals.GetValueOrDefault(verification.Reason!) ?? JsonResults.Render(new VerifyResponse(false, null, null, verification.Reason)));
     }
 
     private static VerifyResponse Valid(Data.Keys.ApiKeyWithUserRow key) =>
