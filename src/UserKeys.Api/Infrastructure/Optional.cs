@@ -10,13 +10,6 @@ namespace UserKeys.Api.Infrastructure;
 /// </summary>
 public readonly record struct Optional<T>(bool IsSet, T? Value) : IOptional
 {
-    public static Optional<T> Unset => default;
-
-    public static implicit operator Optional<T>(T? value) => new(true, value);
-
-    /// <summary>The given value, or <paramref name="fallback"/> when the field was absent.</summary>
-    public T? Or(T? fallback) => IsSet ? Value : fallback;
-
     object? IOptional.BoxedValue => Value;
 }
 

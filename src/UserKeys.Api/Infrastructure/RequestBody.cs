@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Reflection;
@@ -116,16 +115,10 @@ internal static class RequestBody
         private Shape()
         {
             TypeInfo = (JsonTypeInfo<T>)RequestJsonContext.Default.Options.GetTypeInfo(typeof(T));
-            var members = typeof(T).GetProperties(BindingFlags.Instance | BindingFlags.Public);
-            _fields = TypeInfo.Properties
-                .Select(property =>
-                {
-                    var rules = (property.AttributeProvider ?? members.Single(member => member.PropertyType == property.PropertyType
-                            && JsonNamingPolicy.SnakeCaseLower.ConvertName(member.Name) == property.Name))
-                        .GetCustomAttributes(typeof(ValidationAttribute), inherit: true).Cast<ValidationAttribute>().ToArray();
-                    return new Field(property, rules);
-                })
-                .ToArray();
+            // The generated metadata names each property's member: its attributes are the rules.
+            _fields = [.. TypeInfo.Properties.Select(property => new Field(property,
+                [.. (property.AttributeProvider ?? throw new InvalidOperationException($"{typeof(T).Name}.{property.Name} has no attribute provider"))
+                    .GetCustomAttributes(typeof(ValidationAttribute), inherit: true).Cast<ValidationAttribute>()]))];
         }
 
         public JsonTypeInfo<T> TypeInfo { get; }

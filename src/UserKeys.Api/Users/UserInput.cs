@@ -1,5 +1,4 @@
 using UserKeys.Api.Infrastructure;
-using UserKeys.Data.Users;
 
 namespace UserKeys.Api.Users;
 
@@ -35,7 +34,4 @@ internal static class UserInput
 
         return null;
     }
-
-    public static string? CheckRole(string role) =>
-        Roles.IsValid(role) ? null : $"must be '{Roles.Admin}' or '{Roles.Member}'";
 }
