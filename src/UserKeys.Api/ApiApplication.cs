@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Scalar.AspNetCore;
+using UserKeys.Api.Audit;
 using UserKeys.Api.Auth;
 using UserKeys.Api.Health;
 using UserKeys.Api.Infrastructure;
@@ -39,8 +40,11 @@ internal static class ApiApplication
         services.AddSingleton<CursorSigner>();
         services.AddSingleton<UserCursor>();
         services.AddSingleton<KeyCursor>();
+        services.AddSingleton<AuditCursor>();
         services.AddSingleton<AuthCache>();
         services.AddHostedService<AuthCacheListener>();
+        services.AddSingleton<AuditRetention>();
+        services.AddHostedService(provider => provider.GetRequiredService<AuditRetention>());
 
         services.AddAccess();
         services.AddUserKeysRateLimits();
@@ -75,6 +79,7 @@ internal static class ApiApplication
         app.MapUsers();
         app.MapKeys();
         app.MapProvisioning();
+        app.MapAudit();
         app.MapOpenApi().AllowAnonymous();
         // The interactive reference serves its own bundled script: no CDN.
         app.MapScalarApiReference("/reference", options => options.WithTitle("UserKeys API")).AllowAnonymous();

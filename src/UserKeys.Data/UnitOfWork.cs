@@ -1,6 +1,7 @@
 using System.Data;
 using Dapper;
 using Npgsql;
+using UserKeys.Data.Audit;
 using UserKeys.Data.Keys;
 using UserKeys.Data.Sql;
 using UserKeys.Data.Users;
@@ -33,6 +34,7 @@ public sealed class UnitOfWork : IAsyncDisposable
     private UserRepository? _users;
     private ApiKeyRepository? _keys;
     private ServiceSecretRepository? _secrets;
+    private AuditRepository? _audit;
     private bool _committed;
     private List<Action>? _afterCommit;
 
@@ -52,18 +54,27 @@ public sealed class UnitOfWork : IAsyncDisposable
 
     public ServiceSecretRepository Secrets => _secrets ??= new ServiceSecretRepository(Connection, Transaction);
 
-    internal async Task OpenAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    public AuditRepository Audit => _audit ??= new AuditRepository(Connection, Transaction);
+
+    /// <summary>Opens the connection and begins; a read-write unit of work with an <paramref name="actor"/> names it for the audit triggers.</summary>
+    internal async Task OpenAsync(NpgsqlDataSource dataSource, AuditActor? actor, CancellationToken cancellationToken)
     {
         Connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await BeginAsync(cancellationToken).ConfigureAwait(false);
+        await BeginAsync(actor, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task BeginAsync(CancellationToken cancellationToken)
+    private async Task BeginAsync(AuditActor? actor, CancellationToken cancellationToken)
     {
         switch (Mode)
         {
             case UnitOfWorkMode.ReadWrite:
                 Transaction = await Connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+                if (actor is not null)
+                {
+                    // Sent together with the BEGIN: one round trip for both.
+                    await Audit.SetActorAsync(actor, cancellationToken).ConfigureAwait(false);
+                }
+
                 break;
             case UnitOfWorkMode.ReadOnly:
                 Transaction = await Connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);

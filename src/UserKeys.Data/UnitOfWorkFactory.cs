@@ -20,7 +20,14 @@ public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource)
 
     /// <summary>Opens a connection of its own and begins <paramref name="mode"/>.</summary>
     public Task<UnitOfWork> BeginAsync(UnitOfWorkMode mode, CancellationToken cancellationToken) =>
-        OpenAsync(Register(mode), unitOfWork => unitOfWork.OpenAsync(dataSource, cancellationToken));
+        BeginAsync(mode, null, cancellationToken);
+
+    /// <summary>
+    /// Opens a connection of its own and begins <paramref name="mode"/>; a read-write unit of work names
+    /// <paramref name="actor"/> (when given) as the one who acts, for the audit triggers.
+    /// </summary>
+    public Task<UnitOfWork> BeginAsync(UnitOfWorkMode mode, Audit.AuditActor? actor, CancellationToken cancellationToken) =>
+        OpenAsync(Register(mode), unitOfWork => unitOfWork.OpenAsync(dataSource, actor, cancellationToken));
 
     // Not async on purpose: the AsyncLocal must be set in the caller's flow, and an async
     // method would restore the caller's context (dropping the value) when it returns.
@@ -38,11 +45,18 @@ public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource)
         return unitOfWork;
     }
 
-    /// <summary>Runs <paramref name="work"/> in a read-write unit of work: commits when it returns, rolls back when it throws.</summary>
-    public async Task<T> RunAsync<T>(Func<UnitOfWork, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="work"/> in a read-write unit of work with no named actor (the audit log shows the database role only).</summary>
+    public Task<T> RunAsync<T>(Func<UnitOfWork, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        RunAsync(null, work, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in a read-write unit of work on behalf of <paramref name="actor"/> (null: unnamed):
+    /// commits when it returns, rolls back when it throws.
+    /// </summary>
+    public async Task<T> RunAsync<T>(Audit.AuditActor? actor, Func<UnitOfWork, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
-        var unitOfWork = await BeginAsync(cancellationToken).ConfigureAwait(false);
+        var unitOfWork = await BeginAsync(UnitOfWorkMode.ReadWrite, actor, cancellationToken).ConfigureAwait(false);
         await using (unitOfWork.ConfigureAwait(false))
         {
             var result = await work(unitOfWork, cancellationToken).ConfigureAwait(false);

@@ -8,11 +8,11 @@ namespace UserKeys.Api.Tests;
 /// <summary>
 /// Who may do what, endpoint by endpoint, status by status: an admin acts on everyone; a member on
 /// itself only (another user's anything is 404, an admin-only endpoint 403); a missing, malformed,
-/// unknown, revoked or expired token is 401 with WWW-Authenticate: Bearer.
+/// unknown, revoked, expired or disabled token is 401 with WWW-Authenticate: Bearer.
 /// </summary>
 public sealed class AccessMatrixTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
-    public enum Who { Admin, Self, OtherMember, NoToken, Malformed, Unknown, Revoked, Expired }
+    public enum Who { Admin, Self, OtherMember, NoToken, Malformed, Unknown, Revoked, Expired, Disabled }
 
     /// <summary>The target user, its keys, and the tokens of each kind of caller.</summary>
     private sealed record World(TestUser Target, long SpareKeyId, Dictionary<Who, string?> Tokens);
@@ -32,6 +32,11 @@ public sealed class AccessMatrixTests(ApiFactory api) : IClassFixture<ApiFactory
         ["GET /v1/users/{id}/keys"] = (c, w) => c.GetAsync($"/v1/users/{w.Target.Id}/keys"),
         ["POST /v1/users/{id}/keys/{key_id}/revoke"] = (c, w) => c.PostAsync($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}/revoke", null),
         ["DELETE /v1/users/{id}/keys/{key_id}"] = (c, w) => c.DeleteAsync($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}"),
+        ["PATCH /v1/users/{id}/keys/{key_id}"] = (c, w) =>
+            c.PatchJson($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}", new { name = "renamed", enabled = false, permissions = new[] { "x.read" } }),
+        ["POST /v1/users/{id}/keys/{key_id}/roll"] = (c, w) => c.PostJson($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}/roll", new { grace_seconds = 5 }),
+        ["GET /v1/audit"] = (c, w) => c.GetAsync($"/v1/audit?user_id={w.Target.Id}"),
+        ["GET /v1/users/{id}/audit"] = (c, w) => c.GetAsync($"/v1/users/{w.Target.Id}/audit"),
         ["POST /v1/provision"] = (c, _) => c.PostJson("/v1/provision", new { email = Http.Email("matrix") }),
         ["POST /v1/keys/verify"] = (c, w) => c.PostJson("/v1/keys/verify", new { token = w.Target.Token }),
     };
@@ -53,6 +58,10 @@ public sealed class AccessMatrixTests(ApiFactory api) : IClassFixture<ApiFactory
         ["GET /v1/users/{id}/keys"] = (200, 200, 404),
         ["POST /v1/users/{id}/keys/{key_id}/revoke"] = (200, 200, 404),
         ["DELETE /v1/users/{id}/keys/{key_id}"] = (204, 204, 404),
+        ["PATCH /v1/users/{id}/keys/{key_id}"] = (200, 200, 404),
+        ["POST /v1/users/{id}/keys/{key_id}/roll"] = (201, 201, 404),
+        ["GET /v1/audit"] = (200, 403, 403),
+        ["GET /v1/users/{id}/audit"] = (200, 200, 404),
         ["POST /v1/provision"] = (201, 403, 403),
         ["POST /v1/keys/verify"] = (200, 200, 200),
     };
@@ -100,7 +109,7 @@ public sealed class AccessMatrixTests(ApiFactory api) : IClassFixture<ApiFactory
         }
 
         if (response.Content.Headers.ContentType?.MediaType == "application/json" && endpoint != "POST /v1/users/{id}/keys"
-            && endpoint != "POST /v1/provision")
+            && endpoint != "POST /v1/provision" && endpoint != "POST /v1/users/{id}/keys/{key_id}/roll")
         {
             foreach (var token in world.Tokens.Values.OfType<string>())
             {
@@ -155,9 +164,11 @@ public sealed class AccessMatrixTests(ApiFactory api) : IClassFixture<ApiFactory
         var spare = await api.IssueKey(target.Id, new { name = "spare" });
         var other = await api.CreateUserWithKey();
         var revoked = await api.IssueKey(other.Id, new { name = "revoked" });
+        var disabled = await api.IssueKey(other.Id, new { name = "disabled" });
         using (var admin = api.Admin())
         {
             await (await admin.PostAsync($"/v1/users/{other.Id}/keys/{revoked.Long("id")}/revoke", null)).Expect(HttpStatusCode.OK);
+            await (await admin.PatchJson($"/v1/users/{other.Id}/keys/{disabled.Long("id")}", new { enabled = false })).Expect(HttpStatusCode.OK);
         }
 
         var expired = ApiToken.Generate();
@@ -179,6 +190,7 @@ public sealed class AccessMatrixTests(ApiFactory api) : IClassFixture<ApiFactory
             [Who.Unknown] = ApiToken.Generate().Token,
             [Who.Revoked] = revoked.Str("token"),
             [Who.Expired] = expired.Token,
+            [Who.Disabled] = disabled.Str("token"),
         });
     }
 }

@@ -53,18 +53,24 @@ public sealed class AuthCacheTests(TwoInstances instances) : IClassFixture<TwoIn
     private ApiFactory Two => instances.Two;
 
     /// <summary>Polls <paramref name="client"/> until it is refused; the time that took.</summary>
-    private static async Task<TimeSpan> TimeUntilRefused(HttpClient client, string path)
+    private static Task<TimeSpan> TimeUntilRefused(HttpClient client, string path) => TimeUntil(client, path, refused: true);
+
+    /// <summary>Polls <paramref name="client"/> until it is accepted again; the time that took.</summary>
+    private static Task<TimeSpan> TimeUntilAccepted(HttpClient client, string path) => TimeUntil(client, path, refused: false);
+
+    /// <summary>Polls until the answer is a refusal (<paramref name="refused"/>) or a 200 (otherwise); the time that took.</summary>
+    private static async Task<TimeSpan> TimeUntil(HttpClient client, string path, bool refused)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(5))
         {
             var response = await client.GetAsync(path);
-            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            if ((response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) == refused)
             {
                 return clock.Elapsed;
             }
 
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(refused ? HttpStatusCode.OK : HttpStatusCode.Unauthorized, response.StatusCode);
             await Task.Delay(10);
         }
 
@@ -99,6 +105,55 @@ public sealed class AuthCacheTests(TwoInstances instances) : IClassFixture<TwoIn
         Assert.True(await TimeUntilRefused(onTwo, "/v1/users/me") < TimeSpan.FromSeconds(1));
         var verdict = await (await Two.Client().PostJson("/v1/keys/verify", new { token = member.Token })).Expect(HttpStatusCode.OK);
         Assert.Equal("revoked", verdict.Str("reason"));
+    }
+
+    [Fact]
+    public async Task A_key_disabled_on_one_instance_is_refused_by_the_other_within_a_second_and_accepted_again_once_enabled()
+    {
+        var member = await One.CreateUserWithKey();
+        using var onTwo = Two.Client(member.Token);
+        await (await onTwo.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK); // cached on instance two
+        using var admin = One.Admin();
+
+        await (await admin.PatchJson($"/v1/users/{member.Id}/keys/{member.KeyId}", new { enabled = false })).Expect(HttpStatusCode.OK);
+        var refused = await TimeUntilRefused(onTwo, "/v1/users/me");
+        Assert.True(refused < TimeSpan.FromSeconds(1), $"instance two accepted the disabled key for {refused}");
+        var verdict = await (await Two.Client().PostJson("/v1/keys/verify", new { token = member.Token })).Expect(HttpStatusCode.OK);
+        Assert.Equal("disabled", verdict.Str("reason"));
+
+        await (await admin.PatchJson($"/v1/users/{member.Id}/keys/{member.KeyId}", new { enabled = true })).Expect(HttpStatusCode.OK);
+        var accepted = await TimeUntilAccepted(onTwo, "/v1/users/me");
+        Assert.True(accepted < TimeSpan.FromSeconds(1), $"instance two refused the enabled key for {accepted}");
+        Console.WriteLine($"disable: refused by the other instance after {refused.TotalMilliseconds:0} ms; enable: accepted after {accepted.TotalMilliseconds:0} ms");
+    }
+
+    [Fact]
+    public async Task A_rolled_keys_grace_ends_on_every_instance_within_a_second()
+    {
+        var member = await One.CreateUserWithKey();
+        using var onOne = One.Client(member.Token);
+        using var onTwo = Two.Client(member.Token);
+        await (await onTwo.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK); // cached on instance two
+        using var admin = One.Admin();
+
+        var rolled = await (await admin.PostJson($"/v1/users/{member.Id}/keys/{member.KeyId}/roll", new { grace_seconds = 2 })).Expect(HttpStatusCode.Created);
+        One.IssuedTokens.Add(rolled.Str("token"));
+        var graceEnd = DateTimeOffset.Parse((await (await admin.GetAsync($"/v1/users/{member.Id}/keys")).Expect(HttpStatusCode.OK)).GetProperty("items")
+            .EnumerateArray().Single(item => item.Long("id") == member.KeyId).Str("expires_at"), System.Globalization.CultureInfo.InvariantCulture);
+
+        // The new key works at once on both; the old one until its grace ends, then on neither.
+        await (await Two.Client(rolled.Str("token")).GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+        await (await onOne.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+        await (await onTwo.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
+        var refusedOnOne = TimeUntilRefused(onOne, "/v1/users/me");
+        var refusedOnTwo = TimeUntilRefused(onTwo, "/v1/users/me");
+        await Task.WhenAll(refusedOnOne, refusedOnTwo);
+        var lateness = DateTimeOffset.UtcNow - graceEnd;
+        Assert.True(lateness < TimeSpan.FromSeconds(1), $"the old key was still accepted {lateness} after its grace ended");
+        Assert.True(DateTimeOffset.UtcNow >= graceEnd.AddMilliseconds(-50), "the old key was refused before its grace ended");
+        var verdict = await (await Two.Client().PostJson("/v1/keys/verify", new { token = member.Token })).Expect(HttpStatusCode.OK);
+        Assert.Equal("expired", verdict.Str("reason"));
+        await (await Two.Client(rolled.Str("token")).GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK);
     }
 
     [Fact]

@@ -28,6 +28,8 @@ public sealed class HostileInputTests(ApiFactory api, ITestOutputHelper output) 
             ("POST", $"/v1/users/{member.Id}/keys", """{"name":"k","expires_at":"2999-01-01T00:00:00Z"}"""),
             ("POST", "/v1/provision", """{"email":"valid3@example.com","key_name":"k"}"""),
             ("POST", "/v1/keys/verify", """{"token":"uk_x"}"""),
+            ("PATCH", $"/v1/users/{member.Id}/keys/{member.KeyId}", """{"name":"k","enabled":true,"permissions":["a.b"],"meta":{"x":1}}"""),
+            ("POST", $"/v1/users/{member.Id}/keys/{member.KeyId}/roll", """{"grace_seconds":60}"""),
         };
         var notObjects = new[] { "", " ", "null", "true", "42", "\"text\"", "[]", "[{}]", "{", "}", "{\"a\":}", "{'email':'x'}", "nope", "{\"email\":\"a\"", "\u0000", "{}}", "{\"email\" \"x\"}" };
         var fieldValues = new[] { "42", "-1", "1e400", "true", "[]", "{}", "[\"a@b.c\"]", "\"\"", "\"   \"", "\"a\u0000b@example.com\"", "\"x@y\\u0000z\"", "\"\\ud800@example.com\"", "\"'; DROP TABLE users; --\"", "\"a b@example.com\"", "\"@@\"", "\"" + new string('a', 300) + "@example.com\"" };
@@ -38,6 +40,11 @@ public sealed class HostileInputTests(ApiFactory api, ITestOutputHelper output) 
             var auth = path == "/v1/keys/verify" ? null : admin;
             foreach (var body in notObjects)
             {
+                if (body.Length == 0 && path.EndsWith("/roll", StringComparison.Ordinal))
+                {
+                    continue; // a roll's body may be left out
+                }
+
                 yield return new Attack($"{method} {path} not an object: {body}", httpMethod, path, Utf8(body), auth);
             }
 
@@ -61,6 +68,40 @@ public sealed class HostileInputTests(ApiFactory api, ITestOutputHelper output) 
             yield return new Attack($"provision email={value}", HttpMethod.Post, "/v1/provision", Utf8($$"""{"email":{{value}}}"""), admin);
             yield return new Attack($"key expires_at={value}", HttpMethod.Post, $"/v1/users/{member.Id}/keys", Utf8($$"""{"expires_at":{{value}}}"""), admin);
             yield return new Attack($"verify token={value}", HttpMethod.Post, "/v1/keys/verify", Utf8($$"""{"tokens":{{value}}}"""), null);
+        }
+
+        var keyPath = $"/v1/users/{member.Id}/keys/{member.KeyId}";
+        var permissionValues = new[]
+        {
+            "42", "\"a.b\"", "{}", "[1]", "[null]", "[\"\"]", "[\"a b\"]", "[\"a\\u0000b\"]", "[\"\\ud800\"]", "[\"caf\u00e9\"]",
+            "[\"" + new string('x', 101) + "\"]", "[" + string.Join(",", Enumerable.Range(0, 51).Select(i => $"\"p{i}\"")) + "]",
+        };
+        foreach (var value in permissionValues)
+        {
+            yield return new Attack($"create key permissions={value}", HttpMethod.Post, $"/v1/users/{member.Id}/keys", Utf8($$"""{"permissions":{{value}}}"""), admin);
+            yield return new Attack($"patch key permissions={value}", HttpMethod.Patch, keyPath, Utf8($$"""{"permissions":{{value}}}"""), admin);
+            yield return new Attack($"verify permissions={value}", HttpMethod.Post, "/v1/keys/verify", Utf8($$"""{"token":"uk_x","permissions":{{value}}}"""), null);
+        }
+
+        var metaValues = new[]
+        {
+            "42", "\"text\"", "[]", "true", "{\"a\":\"\\u0000\"}", "{\"\\u0000\":1}", "{\"a\":\"\\ud800\"}", "{\"a\":\"" + new string('y', 4100) + "\"}",
+            string.Concat(Enumerable.Repeat("{\"a\":", 20)) + "1" + new string('}', 20),
+        };
+        foreach (var value in metaValues)
+        {
+            yield return new Attack($"create key meta={value[..Math.Min(30, value.Length)]}", HttpMethod.Post, $"/v1/users/{member.Id}/keys", Utf8($$"""{"meta":{{value}}}"""), admin);
+            yield return new Attack($"patch key meta={value[..Math.Min(30, value.Length)]}", HttpMethod.Patch, keyPath, Utf8($$"""{"meta":{{value}}}"""), admin);
+        }
+
+        foreach (var value in new[] { "\"yes\"", "1", "null", "[]" })
+        {
+            yield return new Attack($"patch key enabled={value}", HttpMethod.Patch, keyPath, Utf8($$"""{"enabled":{{value}}}"""), admin);
+        }
+
+        foreach (var value in new[] { "-1", "604801", "\"60\"", "1.5", "1e3", "true", "2147483648" })
+        {
+            yield return new Attack($"roll grace_seconds={value}", HttpMethod.Post, $"{keyPath}/roll", Utf8($$"""{"grace_seconds":{{value}}}"""), admin);
         }
 
         foreach (var expiry in new[] { "\"1999-01-01T00:00:00Z\"", "\"99999-01-01T00:00:00Z\"", "\"2030-13-45T99:00:00Z\"", "\"2030-01-01\"", "\"2030-01-01T00:00:00\"", "1893456000" })

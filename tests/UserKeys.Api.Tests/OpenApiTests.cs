@@ -19,6 +19,10 @@ public sealed class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         { "get", "/v1/users/{id}/keys", ["200", "400", "401", "403", "404", "429"] },
         { "post", "/v1/users/{id}/keys/{key_id}/revoke", ["200", "401", "403", "404", "429"] },
         { "delete", "/v1/users/{id}/keys/{key_id}", ["204", "401", "403", "404", "429"] },
+        { "patch", "/v1/users/{id}/keys/{key_id}", ["200", "400", "401", "403", "404", "429"] },
+        { "post", "/v1/users/{id}/keys/{key_id}/roll", ["201", "400", "401", "403", "404", "409", "429"] },
+        { "get", "/v1/audit", ["200", "400", "401", "403", "429"] },
+        { "get", "/v1/users/{id}/audit", ["200", "400", "401", "403", "404", "429"] },
         { "post", "/v1/provision", ["201", "400", "401", "403", "409", "429"] },
         { "post", "/v1/keys/verify", ["200", "400", "401", "403", "429"] },
         { "get", "/healthz", ["200"] },
@@ -83,6 +87,38 @@ public sealed class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         var id = user.GetProperty("id");
         Assert.Equal("integer", id.Str("type"));
         Assert.Equal("string", user.GetProperty("created_at").Str("type"));
+    }
+
+    [Fact]
+    public async Task Key_governance_and_audit_schemas_are_described()
+    {
+        var document = await Document();
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        await File.WriteAllTextAsync(Testing.RepositoryFiles.Path("artifacts", "openapi.json"), document.GetRawText());
+        var key = schemas.GetProperty("KeyResponse").GetProperty("properties");
+        Assert.Equal(
+            ["id", "user_id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at", "enabled", "scopes", "permissions", "meta", "rolled_from_id"],
+            key.EnumerateObject().Select(property => property.Name));
+        Assert.Contains("object", key.GetProperty("meta").GetProperty("type").GetRawText());
+        var patch = document.GetProperty("paths").GetProperty("/v1/users/{id}/keys/{key_id}").GetProperty("patch").GetProperty("requestBody")
+            .GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("properties");
+        Assert.Equal(["name", "enabled", "scopes", "permissions", "meta", "expires_at"], patch.EnumerateObject().Select(property => property.Name));
+        Assert.Equal(50, patch.GetProperty("permissions").GetProperty("maxItems").GetInt32());
+        Assert.Contains("object", patch.GetProperty("meta").GetProperty("type").GetRawText());
+        var roll = document.GetProperty("paths").GetProperty("/v1/users/{id}/keys/{key_id}/roll").GetProperty("post").GetProperty("requestBody");
+        Assert.False(roll.TryGetProperty("required", out var required) && required.GetBoolean());
+        var grace = roll.GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("properties").GetProperty("grace_seconds");
+        Assert.Equal(604800, grace.GetProperty("maximum").GetInt32());
+        var audit = schemas.GetProperty("AuditEventResponse").GetProperty("properties");
+        Assert.Equal("object", audit.GetProperty("changes").Str("type"));
+        Assert.False(schemas.TryGetProperty("RawJson", out _));
+        Assert.Equal(["id", "at", "action", "actor", "user_id", "key_id", "request_id", "changes"], audit.EnumerateObject().Select(property => property.Name));
+        var filters = document.GetProperty("paths").GetProperty("/v1/audit").GetProperty("get").GetProperty("parameters")
+            .EnumerateArray().Select(parameter => parameter.Str("name"));
+        Assert.Equal(["limit", "after", "user_id", "key_id", "action"], filters);
+        var ofUser = document.GetProperty("paths").GetProperty("/v1/users/{id}/audit").GetProperty("get").GetProperty("parameters")
+            .EnumerateArray().Select(parameter => parameter.Str("name"));
+        Assert.Equal(["id", "limit", "after"], ofUser);
     }
 
     [Fact]

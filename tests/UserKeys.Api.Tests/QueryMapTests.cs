@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using UserKeys.Api.Auth;
 using UserKeys.Api.Commands;
@@ -103,6 +104,29 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
             await (await admin.PostAsync($"/v1/users/{member.Id}/keys/{spare.Long("id")}/revoke", null)).Expect(HttpStatusCode.OK));
         await Observe("DELETE /v1/users/{id}/keys/{key_id}", async () =>
             await (await admin.DeleteAsync($"/v1/users/{member.Id}/keys/{spare.Long("id")}")).Expect(HttpStatusCode.NoContent));
+        var governed = await api.IssueKey(member.Id);
+        await Observe("PATCH /v1/users/{id}/keys/{key_id}", async () =>
+            await (await admin.PatchJson($"/v1/users/{member.Id}/keys/{governed.Long("id")}", new { enabled = false, meta = new { plan = "pro" } }))
+                .Expect(HttpStatusCode.OK));
+        await Observe("PATCH /v1/users/{id}/keys/{key_id}", async () =>
+            await (await admin.PatchJson($"/v1/users/{member.Id}/keys/{fresh.Long("id")}", new { scopes = new[] { "users:read" } }))
+                .Expect(HttpStatusCode.OK));
+        await Observe("PATCH /v1/users/{id}/keys/{key_id} (scopes widened: 403)", async () =>
+            await (await admin.PatchJson($"/v1/users/{member.Id}/keys/{fresh.Long("id")}", new { scopes = new[] { "users:read", "keys:read" } }))
+                .Expect(HttpStatusCode.Forbidden));
+        await Observe("POST /v1/users/{id}/keys/{key_id}/roll", async () =>
+            await (await admin.PostJson($"/v1/users/{member.Id}/keys/{governed.Long("id")}/roll", new { grace_seconds = 60 })).Expect(HttpStatusCode.Created));
+        await Observe("POST /v1/users/{id}/keys/{key_id}/roll (409: why)", async () =>
+            await (await admin.PostJson($"/v1/users/{member.Id}/keys/{governed.Long("id")}/roll", new { })).Expect(HttpStatusCode.Conflict));
+        var audit = await ObserveResult("GET /v1/audit", async () => await (await admin.GetAsync("/v1/audit?limit=1")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/audit?after=", async () =>
+            await (await admin.GetAsync($"/v1/audit?limit=1&after={Uri.EscapeDataString(audit.Str("next_cursor"))}")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/audit?user_id=", async () => await (await admin.GetAsync($"/v1/audit?user_id={member.Id}")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/audit?key_id=", async () => await (await admin.GetAsync($"/v1/audit?key_id={governed.Long("id")}")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/audit?action=", async () => await (await admin.GetAsync("/v1/audit?action=key.rolled")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/users/{id}/audit", async () => await (await admin.GetAsync($"/v1/users/{member.Id}/audit")).Expect(HttpStatusCode.OK));
+        await Observe("serve: the audit retention purge (at start, then every UserKeys__AuditPurgeIntervalSeconds)", () =>
+            api.Services.GetRequiredService<Audit.AuditRetention>().PurgeAsync(CancellationToken.None));
         await Observe("DELETE /v1/users/{id}", async () => await (await admin.DeleteAsync($"/v1/users/{member.Id}")).Expect(HttpStatusCode.NoContent));
         await Observe("POST /v1/provision", async () =>
             await (await admin.PostJson("/v1/provision", new { email = Http.Email() })).Expect(HttpStatusCode.Created));

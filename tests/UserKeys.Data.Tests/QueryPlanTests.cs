@@ -10,13 +10,13 @@ using Xunit.Abstractions;
 namespace UserKeys.Data.Tests;
 
 /// <summary>
-/// Every statement in sql/queries, planned by PostgreSQL on 200,000 users and 400,000 keys with
+/// Every statement in sql/queries, planned by PostgreSQL on 200,000 users, 400,000 keys and 600,000 audit events with
 /// representative parameters: none may scan users or api_keys sequentially unless its header says
 /// why ("-- Seq scan allowed: ..."). Writes artifacts/query-plans.md for a reviewer.
 /// </summary>
 public sealed partial class QueryPlanTests(ITestOutputHelper output)
 {
-    private static readonly string[] Tables = ["users", "api_keys"];
+    private static readonly string[] Tables = ["users", "api_keys", "audit_events"];
 
     [Fact]
     public async Task No_statement_scans_a_big_table_sequentially_unless_its_header_allows_it()
@@ -33,6 +33,9 @@ public sealed partial class QueryPlanTests(ITestOutputHelper output)
             ["user_ids"] = Enumerable.Range(0, 50).Select(i => sample.Id + i).ToArray(), ["name"] = "cursor_hmac_key", ["role"] = "member",
             ["set_name"] = true, ["prefix"] = "uk_plan", ["expires_at"] = (DateTime?)null, ["payload"] = "key:1", ["key"] = 1L,
             ["sha256"] = new byte[32], ["max_keys"] = 100, ["scopes"] = new[] { "users:read" },
+            ["enabled"] = true, ["permissions"] = new[] { "billing.read" }, ["meta"] = "{\"plan\":\"pro\"}", ["rolled_from_id"] = (long?)null,
+            ["set_meta"] = false, ["set_expires_at"] = false, ["grace_seconds"] = 60, ["key_id"] = sample.Id, ["action"] = "key.created",
+            ["before_id"] = long.MaxValue, ["cutoff"] = DateTime.UtcNow.AddDays(-365), ["batch_size"] = 1000,
         };
 
         var rows = new List<string>();
@@ -76,7 +79,7 @@ public sealed partial class QueryPlanTests(ITestOutputHelper output)
         var summary = new StringBuilder()
             .AppendLine("# Query plans")
             .AppendLine()
-            .AppendLine($"Every statement of `sql/queries` as PostgreSQL plans it on 200,000 users and 400,000 keys, with representative")
+            .AppendLine($"Every statement of `sql/queries` as PostgreSQL plans it on 200,000 users, 400,000 keys and 600,000 audit events, with representative")
             .AppendLine($"parameters (`QueryPlanTests`, {DateTime.UtcNow:yyyy-MM-dd}). Plan shape: the nodes from the top down.")
             .AppendLine()
             .AppendLine("| statement | plan shape | index used | estimated cost |")

@@ -1,12 +1,14 @@
--- keys/insert: create an API key for a user, unless the user has @max_keys keys already (revoked ones
--- count until deleted); the token itself is never stored, only its SHA-256.
+-- keys/insert: create an API key for a user, unless the user has @max_keys keys already (revoked ones count until
+-- deleted); the token itself is never stored, only its SHA-256. Also the new key of a roll (@rolled_from_id).
 -- No row returned: the user is at the cap. The caller locks the user first (users/lock_for_new_key), so
 -- that concurrent inserts for one user count one after another and never pass the cap together.
 -- Parameters: @user_id bigint, @name text (null), @prefix text, @token_hash bytea (32 bytes),
---             @expires_at timestamptz (null), @scopes text[], @max_keys integer
+--             @expires_at timestamptz (null), @enabled boolean, @scopes text[], @permissions text[],
+--             @meta text (a JSON object, or null), @rolled_from_id bigint (null), @max_keys integer
 -- Index: api_keys_user_id_idx for the count (index-only, at most @max_keys entries);
 --        api_keys_token_hash_key (23505 -> token conflict); api_keys_user_id_fkey (23503 -> user not found).
-INSERT INTO api_keys (user_id, name, prefix, token_hash, expires_at, scopes)
-SELECT @user_id, @name, @prefix, @token_hash, @expires_at, @scopes
+INSERT INTO api_keys (user_id, name, prefix, token_hash, expires_at, enabled, scopes, permissions, meta, rolled_from_id)
+SELECT @user_id, @name, @prefix, @token_hash, @expires_at, @enabled, @scopes, @permissions, @meta::jsonb, @rolled_from_id
 WHERE (SELECT count(*) FROM api_keys WHERE user_id = @user_id) < @max_keys
-RETURNING id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at, scopes
+RETURNING id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at, enabled, scopes, permissions, meta,
+          rolled_from_id

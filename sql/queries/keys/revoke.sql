@@ -4,4 +4,5 @@
 UPDATE api_keys
 SET revoked_at = COALESCE(revoked_at, now())
 WHERE id = @id AND user_id = @user_id
-RETURNING id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at, scopes
+RETURNING id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at, enabled, scopes, permissions, meta,
+          rolled_from_id

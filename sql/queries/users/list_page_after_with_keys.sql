@@ -11,7 +11,11 @@ SELECT p.id, p.email, p.name, p.role, p.created_at,
        k.expires_at   AS key_expires_at,
        k.revoked_at   AS key_revoked_at,
        k.last_used_at AS key_last_used_at,
-       k.scopes       AS key_scopes
+       k.enabled      AS key_enabled,
+       k.scopes       AS key_scopes,
+       k.permissions  AS key_permissions,
+       k.meta         AS key_meta,
+       k.rolled_from_id AS key_rolled_from_id
 FROM (SELECT id, email, name, role, created_at
       FROM users
       WHERE (created_at, id) < (@after_created_at, @after_id)

@@ -70,7 +70,7 @@ internal sealed class AccessMiddleware(
             return;
         }
 
-        var caller = new Caller(key);
+        var caller = new Caller(key, RequestIds.Of(context));
         if (rule.Refusal(caller) is { } reason)
         {
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
@@ -113,6 +113,7 @@ internal sealed class AccessMiddleware(
         Verification.NotFound => "no key has this token",
         Verification.Revoked => "the key was revoked",
         Verification.Expired => "the key has expired",
+        Verification.Disabled => "the key is disabled",
         _ => "invalid token",
     };
 }

@@ -1,12 +1,21 @@
 using System.Reflection;
+using UserKeys.Data.Audit;
 using UserKeys.Data.Keys;
 using UserKeys.Data.Users;
 
 namespace UserKeys.Api.Auth;
 
-/// <summary>Who is calling: the authenticated key and its user. Bound into handlers as a parameter.</summary>
-internal sealed record Caller(ApiKeyWithUserRow Key)
+/// <summary>
+/// Who is calling: the authenticated key and its user, and the request's id (what the audit log records as
+/// <c>request_id</c>). Bound into handlers as a parameter.
+/// </summary>
+internal sealed record Caller(ApiKeyWithUserRow Key, string? RequestId = null)
 {
+    private AuditActor? _actor;
+
+    /// <summary>The actor of the writes this caller makes, as the audit log names it.</summary>
+    public AuditActor Actor => _actor ??= new AuditActor(Key.UserId, Key.Id, RequestId);
+
     public long UserId => Key.UserId;
 
     public bool IsAdmin => Key.UserRole == Roles.Admin;

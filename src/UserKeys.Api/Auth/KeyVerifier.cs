@@ -11,6 +11,10 @@ internal sealed record Verification(CachedKey? Entry, string? Reason)
     public const string NotFound = "not_found";
     public const string Revoked = "revoked";
     public const string Expired = "expired";
+    public const string Disabled = "disabled";
+
+    /// <summary>Only from verify: the key lacks one of the permissions the relying service asked for.</summary>
+    public const string InsufficientPermissions = "insufficient_permissions";
 
     /// <summary>Not a verdict on the token: the client address used up its failed checks (429).</summary>
     public const string RateLimited = "rate_limited";
@@ -109,6 +113,7 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
     private string? Refusal(ApiKeyWithUserRow key) =>
         key.RevokedAt is not null ? Verification.Revoked
         : key.ExpiresAt <= clock.GetUtcNow().UtcDateTime ? Verification.Expired
+        : !key.Enabled ? Verification.Disabled
         : null;
 
     private Verification Refuse(string reason, string? address)

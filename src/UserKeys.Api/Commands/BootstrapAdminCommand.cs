@@ -110,7 +110,7 @@ internal static class BootstrapAdminCommand
         {
             try
             {
-                return await units.RunAsync(async (unit, ct) =>
+                return await units.RunAsync(Data.Audit.AuditActor.Command("bootstrap-admin"), async (unit, ct) =>
                 {
                     var user = await unit.Users.FindByEmailAsync(email, ct).ConfigureAwait(false);
                     if (user is null)

@@ -45,6 +45,7 @@ internal sealed class UtcTimestampConverter : JsonConverter<DateTime>
 [JsonSerializable(typeof(VerifyResponse))]
 [JsonSerializable(typeof(ProvisionResponse))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(Audit.AuditPageResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;
 
 internal sealed record HealthResponse(string Status);
@@ -88,6 +89,12 @@ internal sealed class RequestTimestampConverter : JsonConverter<DateTimeOffset>
 [JsonSerializable(typeof(CreateKeyRequest))]
 [JsonSerializable(typeof(ProvisionRequest))]
 [JsonSerializable(typeof(VerifyRequest))]
+[JsonSerializable(typeof(UpdateKeyRequest))]
+[JsonSerializable(typeof(RollKeyRequest))]
+[JsonSerializable(typeof(JsonElement?))]
+[JsonSerializable(typeof(int?))]
+[JsonSerializable(typeof(bool?))]
+[JsonSerializable(typeof(DateTimeOffset?))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(DateTimeOffset))]
 [JsonSerializable(typeof(IReadOnlyList<string>))]

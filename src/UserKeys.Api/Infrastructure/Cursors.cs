@@ -101,30 +101,34 @@ internal sealed class UserCursor(CursorSigner signer)
     }
 }
 
-/// <summary>A user's keys listing's cursor: the last key's id (the listing is newest first, by id). 34 characters.</summary>
-internal sealed class KeyCursor(CursorSigner signer)
+/// <summary>A cursor that holds the last row's id (listings newest first, by id). 34 characters.</summary>
+internal abstract class IdCursor(CursorSigner signer, byte kind)
 {
-    private const byte Kind = 2;
-
     public ValueTask EnsureKeyAsync(UnitOfWork unit, CancellationToken cancellationToken) => signer.EnsureKeyAsync(unit, cancellationToken);
 
-    public string Encode(long keyId)
+    public string Encode(long id)
     {
         Span<byte> payload = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(payload, keyId);
-        return signer.Encode(Kind, payload);
+        BinaryPrimitives.WriteInt64BigEndian(payload, id);
+        return signer.Encode(kind, payload);
     }
 
-    public bool TryDecode(string cursor, out long keyId)
+    public bool TryDecode(string cursor, out long id)
     {
-        keyId = 0;
+        id = 0;
         Span<byte> payload = stackalloc byte[8];
-        if (!signer.TryDecode(cursor, Kind, payload))
+        if (!signer.TryDecode(cursor, kind, payload))
         {
             return false;
         }
 
-        keyId = BinaryPrimitives.ReadInt64BigEndian(payload);
+        id = BinaryPrimitives.ReadInt64BigEndian(payload);
         return true;
     }
 }
+
+/// <summary>A user's keys listing's cursor: the last key's id.</summary>
+internal sealed class KeyCursor(CursorSigner signer) : IdCursor(signer, 2);
+
+/// <summary>An audit listing's cursor: the last event's id (one kind for every filter: the position means the same in each).</summary>
+internal sealed class AuditCursor(CursorSigner signer) : IdCursor(signer, 3);

@@ -133,3 +133,144 @@ internal sealed class ScopeListAttribute : ValidationAttribute
         return problems.Count == 0 ? ValidationResult.Success : new ValidationResult(string.Join("\n", problems));
     }
 }
+
+/// <summary>A whole number from <c>minimum</c> to <c>maximum</c>.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Parameter)]
+internal sealed class BetweenAttribute(int minimum, int maximum) : RangeAttribute(minimum, maximum)
+{
+    protected override ValidationResult? IsValid(object? value, ValidationContext validationContext) =>
+        value is int number && (number < (int)Minimum || number > (int)Maximum)
+            ? new ValidationResult($"must be from {Minimum} to {Maximum}")
+            : ValidationResult.Success;
+}
+
+/// <summary>
+/// A key's permissions (../shared/API.md, "Key"): at most <see cref="MaxCount"/> entries, each 1 to
+/// <see cref="MaxLength"/> characters of <c>A-Z a-z 0-9 . _ : * -</c>. Opaque to this API.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Parameter)]
+internal sealed class PermissionListAttribute : ValidationAttribute
+{
+    public const int MaxCount = 50;
+    public const int MaxLength = 100;
+
+    public static bool IsPermission(string permission) =>
+        permission.Length is > 0 and <= MaxLength && permission.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '*' or '-');
+
+    protected override ValidationResult? IsValid(object? value, ValidationContext validationContext)
+    {
+        if (value is not IReadOnlyList<string> permissions)
+        {
+            return ValidationResult.Success;
+        }
+
+        if (permissions.Count > MaxCount)
+        {
+            return new ValidationResult($"must have at most {MaxCount} entries");
+        }
+
+        var problems = permissions
+            .Select((permission, index) => IsPermission(permission) ? null : $"[{index}] must be 1 to {MaxLength} characters of A-Z a-z 0-9 . _ : * -")
+            .OfType<string>()
+            .ToList();
+        return problems.Count == 0 ? ValidationResult.Success : new ValidationResult(string.Join("\n", problems));
+    }
+
+    /// <summary>Each permission once, in the order given.</summary>
+    public static string[] Normalize(IEnumerable<string> permissions) => permissions.Distinct(StringComparer.Ordinal).ToArray();
+}
+
+/// <summary>
+/// A key's <c>meta</c>: a JSON object of at most <see cref="MaxBytes"/> bytes as serialized compactly (UTF-8), holding
+/// text PostgreSQL's jsonb can store (no NUL, no lone surrogate), or null.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Parameter)]
+internal sealed class MetaObjectAttribute : ValidationAttribute
+{
+    public const int MaxBytes = 4096;
+
+    /// <summary>The compact UTF-8 text of <paramref name="meta"/> (what the database stores).</summary>
+    public static string Serialize(System.Text.Json.JsonElement meta)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            meta.WriteTo(writer);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    protected override ValidationResult? IsValid(object? value, ValidationContext validationContext)
+    {
+        if (value is not System.Text.Json.JsonElement meta || meta.ValueKind == System.Text.Json.JsonValueKind.Null)
+        {
+            return ValidationResult.Success;
+        }
+
+        if (meta.ValueKind != System.Text.Json.JsonValueKind.Object)
+        {
+            return new ValidationResult("must be a JSON object or null");
+        }
+
+        if (!IsStorable(meta))
+        {
+            return new ValidationResult("must not contain NUL characters or invalid Unicode");
+        }
+
+        var size = System.Text.Encoding.UTF8.GetByteCount(Serialize(meta));
+        return size > MaxBytes
+            ? new ValidationResult($"must be at most {MaxBytes} bytes serialized ({size} given)")
+            : ValidationResult.Success;
+    }
+
+    private static bool IsStorable(System.Text.Json.JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case System.Text.Json.JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (!IsStorableText(property.Name) || !IsStorable(property.Value))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            case System.Text.Json.JsonValueKind.Array:
+                return element.EnumerateArray().All(IsStorable);
+            case System.Text.Json.JsonValueKind.String:
+                try
+                {
+                    return IsStorableText(element.GetString()!);
+                }
+                catch (InvalidOperationException)
+                {
+                    return false;
+                }
+
+            default:
+                return true;
+        }
+    }
+
+    private static bool IsStorableText(string text) => !text.Contains('\0', StringComparison.Ordinal) && !HasLoneSurrogate(text);
+
+    private static bool HasLoneSurrogate(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

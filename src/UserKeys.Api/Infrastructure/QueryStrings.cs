@@ -42,6 +42,37 @@ internal sealed class QueryStrings(IQueryCollection query)
         return fallback;
     }
 
+    /// <summary>An id filter (<c>user_id</c>, <c>key_id</c>): a positive whole number, or null when absent.</summary>
+    public long? Id(string name)
+    {
+        if (Single(name) is not { } text)
+        {
+            return null;
+        }
+
+        if (text.Length is > 0 and <= 19 && text.All(char.IsAsciiDigit)
+            && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id > 0)
+        {
+            return id;
+        }
+
+        Errors[name] = ["must be an id (a positive whole number)"];
+        return null;
+    }
+
+    /// <summary>One of <paramref name="allowed"/>, or null when absent.</summary>
+    public string? OneOf(string name, IReadOnlyList<string> allowed)
+    {
+        var text = Single(name);
+        if (text is null || allowed.Contains(text, StringComparer.Ordinal))
+        {
+            return text;
+        }
+
+        Errors[name] = [$"must be one of {string.Join(", ", allowed)}"];
+        return null;
+    }
+
     /// <summary><c>after</c>: a cursor is never empty (its signature is checked where it is decoded).</summary>
     public void CheckCursor(string? after)
     {

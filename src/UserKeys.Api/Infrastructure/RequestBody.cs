@@ -15,11 +15,14 @@ namespace UserKeys.Api.Infrastructure;
 public interface IRequestBody<TSelf> : IBindableFromHttpContext<TSelf>, IEndpointParameterMetadataProvider
     where TSelf : class, IRequestBody<TSelf>
 {
+    /// <summary>Whether an empty body reads as <c>{}</c> (a record whose every field is optional, e.g. a roll's).</summary>
+    static virtual bool EmptyIsNoFields => false;
+
     static async ValueTask<TSelf?> IBindableFromHttpContext<TSelf>.BindAsync(HttpContext context, ParameterInfo parameter) =>
-        await RequestBody.ReadAsync<TSelf>(context).ConfigureAwait(false);
+        await RequestBody.ReadAsync<TSelf>(context, TSelf.EmptyIsNoFields).ConfigureAwait(false);
 
     static void IEndpointParameterMetadataProvider.PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) =>
-        builder.Metadata.Add(new OpenApi.JsonBodyMetadata(typeof(TSelf)));
+        builder.Metadata.Add(new OpenApi.JsonBodyMetadata(typeof(TSelf), Required: !TSelf.EmptyIsNoFields));
 }
 
 /// <summary>
@@ -33,7 +36,7 @@ internal static class RequestBody
 {
     public const int MaxBytes = 64 * 1024;
 
-    public static async ValueTask<T> ReadAsync<T>(HttpContext context)
+    public static async ValueTask<T> ReadAsync<T>(HttpContext context, bool emptyIsNoFields = false)
         where T : class
     {
         var request = context.Request;
@@ -58,7 +61,7 @@ internal static class RequestBody
             }
 
             // The request's services only if a rule asks for them: most bodies need no scope at all.
-            return Read<T>(buffer.AsSpan(0, length), new RequestServices(context));
+            return Read<T>(length == 0 && emptyIsNoFields ? "{}"u8 : buffer.AsSpan(0, length), new RequestServices(context));
         }
         finally
         {

@@ -33,6 +33,14 @@ internal sealed class ServiceOptions : IValidatableObject
 
     public const int DefaultMaxKeysPerUser = 100;
 
+    /// <summary>Audit events older than this many days are deleted by the retention purge (never those of the last day).</summary>
+    [Range(1, 36_500)]
+    public int AuditRetentionDays { get; set; } = 365;
+
+    /// <summary>How often each instance runs the retention purge (one instance at a time purges).</summary>
+    [Range(1, 86_400)]
+    public int AuditPurgeIntervalSeconds { get; set; } = 3600;
+
     /// <summary>Proxies whose X-Forwarded-For is believed: addresses or CIDR networks, comma-separated.</summary>
     public string? TrustedProxies { get; set; }
 

@@ -1,5 +1,6 @@
 using Npgsql;
 using UserKeys.Data;
+using UserKeys.Data.Audit;
 
 namespace UserKeys.Api.Infrastructure;
 
@@ -15,14 +16,21 @@ internal sealed partial class UnitOfWorkRunner(NpgsqlDataSource dataSource, Unit
     /// <summary>Attempts at a unit of work that failed before its commit began (a broken connection, a deadlock).</summary>
     public const int MaxAttempts = 3;
 
-    public async Task<T> RunAsync<T>(UnitOfWorkMode mode, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken)
+    public Task<T> RunAsync<T>(UnitOfWorkMode mode, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken) =>
+        RunAsync(mode, null, work, cancellationToken);
+
+    /// <summary>A read-write unit of work on behalf of <paramref name="actor"/>, whom the audit log names for every change it makes.</summary>
+    public Task<T> WriteAsync<T>(AuditActor actor, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken) =>
+        RunAsync(UnitOfWorkMode.ReadWrite, actor, work, cancellationToken);
+
+    private async Task<T> RunAsync<T>(UnitOfWorkMode mode, AuditActor? actor, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             var committing = false;
             try
             {
-                var unit = await units.BeginAsync(mode, cancellationToken).ConfigureAwait(false);
+                var unit = await units.BeginAsync(mode, actor, cancellationToken).ConfigureAwait(false);
                 await using (unit.ConfigureAwait(false))
                 {
                     var result = await work(unit).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using UserKeys.Api.Infrastructure;
 using UserKeys.Data.Keys;
 
@@ -6,22 +7,21 @@ namespace UserKeys.Api.Keys;
 /// <summary>A key as the API shows it: never its token, never its hash.</summary>
 public sealed record KeyResponse(
     long Id, long UserId, string? Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt,
-    IReadOnlyList<string> Scopes)
+    bool Enabled, IReadOnlyList<string> Scopes, IReadOnlyList<string> Permissions, RawJson? Meta, long? RolledFromId)
 {
     internal static KeyResponse From(ApiKeyRow row) =>
-        new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt, row.Scopes);
-
-    internal static KeyResponse From(ApiKeyWithUserRow row) =>
-        new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt, row.Scopes);
+        new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt,
+            row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId);
 }
 
-/// <summary>A key as its creation returns it, the only time the token is ever shown.</summary>
+/// <summary>A key as its creation (or its roll) returns it, the only time the token is ever shown.</summary>
 public sealed record CreatedKeyResponse(
     long Id, long UserId, string? Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt,
-    IReadOnlyList<string> Scopes, string Token)
+    bool Enabled, IReadOnlyList<string> Scopes, IReadOnlyList<string> Permissions, RawJson? Meta, long? RolledFromId, string Token)
 {
     internal static CreatedKeyResponse From(ApiKeyRow row, string token) =>
-        new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt, row.Scopes, token);
+        new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt,
+            row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId, token);
 }
 
 /// <summary>A page of a user's keys, newest first; <see cref="NextCursor"/> is null on the last page.</summary>
@@ -30,7 +30,7 @@ public sealed record KeyListResponse(IReadOnlyList<KeyResponse> Items, string? N
 /// <summary>
 /// <c>POST /v1/users/{id}/keys</c>: an optional name; an optional expiry in the future, no later than the
 /// calling key's (omitted: the calling key's); optional scopes, none the calling key lacks (omitted: the
-/// calling key's).
+/// calling key's); enabled (default true); permissions and meta for the services that verify the key.
 /// </summary>
 public sealed record CreateKeyRequest : IRequestBody<CreateKeyRequest>
 {
@@ -40,19 +40,73 @@ public sealed record CreateKeyRequest : IRequestBody<CreateKeyRequest>
     [Future]
     public DateTimeOffset? ExpiresAt { get; init; }
 
+    public bool? Enabled { get; init; }
+
     [ScopeList]
     public IReadOnlyList<string>? Scopes { get; init; }
+
+    [PermissionList]
+    public IReadOnlyList<string>? Permissions { get; init; }
+
+    [MetaObject]
+    public JsonElement? Meta { get; init; }
 }
 
-/// <summary><c>POST /v1/keys/verify</c>: the token a client presented.</summary>
+/// <summary>
+/// <c>PATCH /v1/users/{id}/keys/{key_id}</c>: absent fields stay. <c>scopes</c> may only narrow the key's;
+/// <c>expires_at</c> is bound like on creation (in the future, no later than the calling key's; null: never,
+/// only for a calling key that never expires); <c>"name": null</c> and <c>"meta": null</c> clear them.
+/// </summary>
+public sealed record UpdateKeyRequest : IRequestBody<UpdateKeyRequest>
+{
+    [CodePoints(KeyService.NameMaxLength, Trim = true)]
+    public Optional<string> Name { get; init => field = value.IsSet ? new(true, Text.TrimToNull(value.Value)) : value; }
+
+    [NonNull]
+    public Optional<bool> Enabled { get; init; }
+
+    [NonNull]
+    [ScopeList]
+    public Optional<IReadOnlyList<string>> Scopes { get; init; }
+
+    [NonNull]
+    [PermissionList]
+    public Optional<IReadOnlyList<string>> Permissions { get; init; }
+
+    [MetaObject]
+    public Optional<JsonElement?> Meta { get; init; }
+
+    [Future]
+    public Optional<DateTimeOffset?> ExpiresAt { get; init; }
+}
+
+/// <summary>
+/// <c>POST /v1/users/{id}/keys/{key_id}/roll</c>: how long the old key keeps working (0..604800 s, default 0). The
+/// body may be left out.
+/// </summary>
+public sealed record RollKeyRequest : IRequestBody<RollKeyRequest>
+{
+    public const int MaxGraceSeconds = 604_800;
+
+    static bool IRequestBody<RollKeyRequest>.EmptyIsNoFields => true;
+
+    [Between(0, MaxGraceSeconds)]
+    public int? GraceSeconds { get; init; }
+}
+
+/// <summary><c>POST /v1/keys/verify</c>: the token a client presented, and the permissions the key must all hold.</summary>
 public sealed record VerifyRequest : IRequestBody<VerifyRequest>
 {
     public required string Token { get; init; }
+
+    [PermissionList]
+    public IReadOnlyList<string>? Permissions { get; init; }
 }
 
 /// <summary>
 /// The verdict on a token: <c>{"valid": true, "key", "user"}</c> or <c>{"valid": false, "reason"}</c>,
-/// the reason one of <c>not_found</c>, <c>revoked</c>, <c>expired</c>, <c>malformed</c>.
+/// the reason one of <c>malformed</c>, <c>not_found</c>, <c>revoked</c>, <c>expired</c>, <c>disabled</c>,
+/// <c>insufficient_permissions</c>.
 /// </summary>
 public sealed record VerifyResponse(
     bool Valid,

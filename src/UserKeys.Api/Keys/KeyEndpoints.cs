@@ -5,6 +5,7 @@ using UserKeys.Api.Infrastructure;
 using UserKeys.Api.OpenApi;
 using UserKeys.Api.Users;
 using UserKeys.Data;
+using UserKeys.Data.Keys;
 
 namespace UserKeys.Api.Keys;
 
@@ -44,6 +45,39 @@ internal static class KeyEndpoints
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound);
 
+        keys.MapPatch("/{key_id:long}", (long id, [FromRoute(Name = "key_id")] long keyId, UpdateKeyRequest body, Caller caller, CancellationToken cancellationToken) =>
+                UpdateAsync(id, keyId, body, caller, service, database, cancellationToken))
+            .RequireScope(Scopes.KeysWrite)
+            .WithName("UpdateKey")
+            .WithSummary("Change a key's name, enabled, scopes (narrow only), permissions, meta or expiry (admin, or the user itself)")
+            .WithDescription("""
+                Absent fields stay; `"name": null` and `"meta": null` clear them. `enabled: false` refuses the key
+                (401, verify reason `disabled`) on every instance within a second, until it is enabled again.
+                `scopes` may only narrow the key's (403). `expires_at` must lie in the future and no later than the
+                calling key's expiry; null (never) only when the calling key never expires (400).
+                """)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+
+        keys.MapPost("/{key_id:long}/roll", (long id, [FromRoute(Name = "key_id")] long keyId, RollKeyRequest body, Caller caller, CancellationToken cancellationToken) =>
+                RollAsync(id, keyId, body, caller, service, database, cancellationToken))
+            .RequireScope(Scopes.KeysWrite)
+            .WithName("RollKey")
+            .WithSummary("Replace a key by a new one; the old one keeps working for grace_seconds (admin, or the user itself)")
+            .WithDescription("""
+                One transaction: the new key (201, its token shown once) has the old one's name, scopes, permissions,
+                meta, enabled state and expiry (no later than the calling key's), and `rolled_from_id`; it works at
+                once. The old key's `expires_at` becomes now + `grace_seconds` (0..604800, default 0), never later
+                than it was: then every instance refuses it as `expired`. A revoked, expired or already rolled key
+                is 409; so is a user at `UserKeys__MaxKeysPerUser` keys.
+                """)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
         keys.MapPost("/{key_id:long}/revoke", (long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, CancellationToken cancellationToken) =>
                 RevokeAsync(id, keyId, caller, service, database, cancellationToken))
             .RequireScope(Scopes.KeysWrite)
@@ -82,10 +116,36 @@ internal static class KeyEndpoints
     private static async Task<JsonCreated<CreatedKeyResponse>> CreateAsync(
         long id, CreateKeyRequest body, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        var key = new KeyRequest(body.Name, body.ExpiresAt?.UtcDateTime, body.Scopes);
-        var created = await database.RunAsync(UnitOfWorkMode.ReadWrite, unit => keys.CreateAsync(unit, caller, id, key, cancellationToken), cancellationToken);
+        var key = new KeyRequest(body.Name, body.ExpiresAt?.UtcDateTime, body.Scopes, body.Enabled ?? true, body.Permissions, Meta(body.Meta));
+        var created = await database.WriteAsync(caller.Actor, unit => keys.CreateAsync(unit, caller, id, key, cancellationToken), cancellationToken);
         return JsonResults.Created($"/v1/users/{id}/keys/{created.Id}", created);
     }
+
+    private static async Task<JsonOk<KeyResponse>> UpdateAsync(
+        long id, long keyId, UpdateKeyRequest body, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
+    {
+        var update = new ApiKeyUpdate(
+            id, keyId,
+            SetName: body.Name.IsSet, Name: body.Name.Value,
+            Enabled: body.Enabled.IsSet ? body.Enabled.Value : null,
+            Scopes: body.Scopes.IsSet ? [.. body.Scopes.Value!] : null,
+            Permissions: body.Permissions.IsSet ? PermissionListAttribute.Normalize(body.Permissions.Value!) : null,
+            SetMeta: body.Meta.IsSet, Meta: Meta(body.Meta.Value),
+            SetExpiresAt: body.ExpiresAt.IsSet, ExpiresAt: body.ExpiresAt.Value?.UtcDateTime);
+        return JsonResults.Ok(await database.WriteAsync(caller.Actor, unit => keys.UpdateAsync(unit, caller, update, cancellationToken), cancellationToken));
+    }
+
+    private static async Task<JsonCreated<CreatedKeyResponse>> RollAsync(
+        long id, long keyId, RollKeyRequest body, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
+    {
+        var created = await database.WriteAsync(
+            caller.Actor, unit => keys.RollAsync(unit, caller, id, keyId, body.GraceSeconds ?? 0, cancellationToken), cancellationToken);
+        return JsonResults.Created($"/v1/users/{id}/keys/{created.Id}", created);
+    }
+
+    /// <summary>A meta object as the database stores it (compact JSON text); JSON null is no meta.</summary>
+    private static string? Meta(System.Text.Json.JsonElement? meta) =>
+        meta is { ValueKind: System.Text.Json.JsonValueKind.Object } value ? MetaObjectAttribute.Serialize(value) : null;
 
     /// <summary>One snapshot: the user's existence and its page agree.</summary>
     private static async Task<JsonOk<KeyListResponse>> ListAsync(
@@ -94,12 +154,12 @@ internal static class KeyEndpoints
 
     private static async Task<JsonOk<KeyResponse>> RevokeAsync(
         long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken) =>
-        JsonResults.Ok(await database.RunAsync(UnitOfWorkMode.ReadWrite, unit => keys.RevokeAsync(unit, caller, id, keyId, cancellationToken), cancellationToken));
+        JsonResults.Ok(await database.WriteAsync(caller.Actor, unit => keys.RevokeAsync(unit, caller, id, keyId, cancellationToken), cancellationToken));
 
     private static async Task<NoContent> DeleteAsync(
         long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        await database.RunAsync(UnitOfWorkMode.ReadWrite, async unit =>
+        await database.WriteAsync(caller.Actor, async unit =>
         {
             await keys.DeleteAsync(unit, caller, id, keyId, cancellationToken).ConfigureAwait(false);
             return true;
@@ -122,15 +182,44 @@ internal static class KeyEndpoints
 
         // The answer for one version of a cached key is rendered once (a recorded use makes a new version);
         // the refusals' answers are rendered once for all.
-        return new JsonOk<VerifyResponse>(verification.Entry is { } entry
-            ? entry.Rendered(static key => JsonResults.Render(Valid(key)))
-            : Refusals.GetValueOrDefault(verification.Reason!) ?? JsonResults.Render(new VerifyResponse(false, null, null, verification.Reason)));
+        if (verification.Entry is { } entry)
+        {
+            return new JsonOk<VerifyResponse>(HoldsAll(entry.Row.Permissions, body.Permissions)
+                ? entry.Rendered(static key => JsonResults.Render(Valid(key)))
+                : Refusals[Verification.InsufficientPermissions]);
+        }
+
+        return new JsonOk<VerifyResponse>(Refusals.GetValueOrDefault(verification.Reason!)
+            ?? JsonResults.Render(new VerifyResponse(false, null, null, verification.Reason)));
+    }
+
+    /// <summary>Whether the key holds every permission asked for (none asked: yes).</summary>
+    private static bool HoldsAll(string[] held, IReadOnlyList<string>? asked)
+    {
+        if (asked is null)
+        {
+            return true;
+        }
+
+        foreach (var permission in asked)
+        {
+            if (Array.IndexOf(held, permission) < 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static VerifyResponse Valid(Data.Keys.ApiKeyWithUserRow key) =>
         new(true, KeyResponse.From(key), UserResponse.From(new Caller(key).User), null);
 
     /// <summary>The refusals' answers, rendered once.</summary>
-    private static readonly Dictionary<string, byte[]> Refusals = new[] { Verification.Malformed, Verification.NotFound, Verification.Revoked, Verification.Expired }
+    private static readonly Dictionary<string, byte[]> Refusals = new[]
+        {
+            Verification.Malformed, Verification.NotFound, Verification.Revoked, Verification.Expired, Verification.Disabled,
+            Verification.InsufficientPermissions,
+        }
         .ToDictionary(reason => reason, reason => JsonResults.Render(new VerifyResponse(false, null, null, reason)), StringComparer.Ordinal);
 }

@@ -7,8 +7,12 @@ using UserKeys.Data.Keys;
 
 namespace UserKeys.Api.Keys;
 
-/// <summary>What a new key asks for: its name, expiry and scopes (null: the defaults the creating key implies).</summary>
-internal sealed record KeyRequest(string? Name, DateTime? ExpiresAt, IReadOnlyList<string>? Scopes);
+/// <summary>
+/// What a new key asks for: its name, expiry and scopes (null: the defaults the creating key implies), whether it is
+/// enabled, its permissions and its meta (a JSON object's text, or null).
+/// </summary>
+internal sealed record KeyRequest(
+    string? Name, DateTime? ExpiresAt, IReadOnlyList<string>? Scopes, bool Enabled = true, IReadOnlyList<string>? Permissions = null, string? Meta = null);
 
 /// <summary>What the key endpoints do, on the unit of work they are given. Never commits.</summary>
 internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOptions<ServiceOptions> options)
@@ -28,12 +32,85 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
         var issued = ApiToken.Generate();
         // Concurrent issues for one user count one after another: the cap holds exactly.
         await unit.Users.LockForNewKeyAsync(userId, cancellationToken).ConfigureAwait(false);
-        var row = await unit.Keys.CreateAsync(
-                new NewApiKey(userId, key.Name, issued.Prefix, issued.Hash, granted.ExpiresAt, granted.Scopes),
-                options.Value.MaxKeysPerUser, cancellationToken).ConfigureAwait(false)
-            ?? throw new RuleError("Too many keys",
-                $"User {userId} has {options.Value.MaxKeysPerUser} keys already (revoked ones count until deleted). Delete one first.");
+        var row = await InsertAsync(unit, new NewApiKey(
+                userId, key.Name, issued.Prefix, issued.Hash, granted.ExpiresAt, granted.Scopes,
+                key.Enabled, PermissionListAttribute.Normalize(key.Permissions ?? []), key.Meta), cancellationToken).ConfigureAwait(false);
         return CreatedKeyResponse.From(row, issued.Token);
+    }
+
+    private async Task<ApiKeyRow> InsertAsync(UnitOfWork unit, NewApiKey key, CancellationToken cancellationToken) =>
+        await unit.Keys.CreateAsync(key, options.Value.MaxKeysPerUser, cancellationToken).ConfigureAwait(false)
+        ?? throw new RuleError("Too many keys",
+            $"User {key.UserId} has {options.Value.MaxKeysPerUser} keys already (revoked ones count until deleted). Delete one first.");
+
+    /// <summary>
+    /// Changes what <paramref name="update"/> sets. Scopes only narrow (403 otherwise); an expiry is bound by the
+    /// calling key's like on creation (400).
+    /// </summary>
+    /// <exception cref="NotFoundError">The user has no such key (or the caller may not see it).</exception>
+    public async Task<KeyResponse> UpdateAsync(UnitOfWork unit, Caller caller, ApiKeyUpdate update, CancellationToken cancellationToken)
+    {
+        UserService.EnsureCanActOn(caller, update.UserId);
+        if (update.SetExpiresAt && caller.Key.ExpiresAt is { } limit && (update.ExpiresAt is not { } expiry || expiry > limit))
+        {
+            throw new ValidationError("expires_at", update.ExpiresAt is null
+                ? "must not be null: the calling key expires, and cannot make a key that never does"
+                : "must not be later than the calling key's own expiry (a key cannot make a key outlive it)");
+        }
+
+        var normalized = update with { Scopes = update.Scopes is { } scopes ? Scopes.Normalize(scopes) : null };
+        var row = await unit.Keys.UpdateAsync(normalized, cancellationToken).ConfigureAwait(false);
+        if (row is null)
+        {
+            var state = await unit.Keys.GetStateAsync(update.UserId, update.Id, cancellationToken).ConfigureAwait(false)
+                ?? throw new NotFoundError("key", update.Id);
+            var added = normalized.Scopes!.Where(scope => !state.Scopes.Contains(scope, StringComparer.Ordinal));
+            throw new ForbiddenError(
+                $"PATCH may narrow a key's scopes, never widen them: key {update.Id} lacks {string.Join(", ", added.Select(scope => $"'{scope}'"))}.");
+        }
+
+        KeyChanged(unit, update.Id);
+        return KeyResponse.From(row);
+    }
+
+    /// <summary>
+    /// Rolls a key in one transaction: a new key with the old one's name, scopes, permissions, meta, enabled state
+    /// and expiry (bounded by the calling key's), <c>rolled_from_id</c> set; the old key ends
+    /// <paramref name="graceSeconds"/> from now, never later than it would have.
+    /// </summary>
+    /// <exception cref="NotFoundError">The user has no such key (or the caller may not see it).</exception>
+    /// <exception cref="RuleError">The key is revoked, expired or already rolled (409).</exception>
+    public async Task<CreatedKeyResponse> RollAsync(UnitOfWork unit, Caller caller, long userId, long keyId, int graceSeconds, CancellationToken cancellationToken)
+    {
+        UserService.EnsureCanActOn(caller, userId);
+        var issued = ApiToken.Generate();
+        // Like a create: the new key counts against the cap, counted in turn.
+        await unit.Users.LockForNewKeyAsync(userId, cancellationToken).ConfigureAwait(false);
+        var old = await unit.Keys.RollAsync(userId, keyId, graceSeconds, cancellationToken).ConfigureAwait(false)
+            ?? throw await WhyNotRollableAsync(unit, userId, keyId, cancellationToken).ConfigureAwait(false);
+        var granted = Grant(caller, new KeyRequest(old.Name, null, old.Scopes));
+        var expiresAt = (old.PreviousExpiresAt, granted.ExpiresAt) switch
+        {
+            ({ } previous, { } bound) => previous < bound ? previous : bound,
+            (var previous, var bound) => previous ?? bound,
+        };
+        var row = await InsertAsync(unit, new NewApiKey(
+            userId, old.Name, issued.Prefix, issued.Hash, expiresAt, granted.Scopes, old.Enabled, old.Permissions, old.Meta, old.Id),
+            cancellationToken).ConfigureAwait(false);
+        KeyChanged(unit, keyId);
+        return CreatedKeyResponse.From(row, issued.Token);
+    }
+
+    private static async Task<Exception> WhyNotRollableAsync(UnitOfWork unit, long userId, long keyId, CancellationToken cancellationToken)
+    {
+        var state = await unit.Keys.GetStateAsync(userId, keyId, cancellationToken).ConfigureAwait(false);
+        return state switch
+        {
+            null => new NotFoundError("key", keyId),
+            { RevokedAt: not null } => new RuleError("Key revoked", $"Key {keyId} is revoked; a revoked key cannot be rolled. Create a new key instead."),
+            { RolledAt: not null } => new RuleError("Key already rolled", $"Key {keyId} was rolled already; roll the key that replaced it instead."),
+            _ => new RuleError("Key expired", $"Key {keyId} has expired; an expired key cannot be rolled. Create a new key instead."),
+        };
     }
 
     /// <summary>The expiry and scopes a key may get from <paramref name="caller"/>'s key.</summary>

@@ -17,6 +17,10 @@ internal static class OpenApiSetup
     public static IServiceCollection AddUserKeysOpenApi(this IServiceCollection services) =>
         services.AddOpenApi(options =>
         {
+            // Opaque JSON is described where it is used (a key's meta, an event's changes), not as a shared "RawJson" type.
+            options.CreateSchemaReferenceId = info =>
+                info.Type == typeof(RawJson) || info.Type == typeof(RawJson?) ? null : OpenApiOptions.CreateDefaultSchemaReferenceId(info);
+
             // A PATCH field (Optional<T>) is T on the wire, or null where the record allows it.
             options.AddSchemaTransformer(async (schema, context, cancellationToken) =>
             {
@@ -40,6 +44,30 @@ internal static class OpenApiSetup
                         Type = JsonSchemaType.String,
                         Enum = [.. Scopes.All.Select(scope => (System.Text.Json.Nodes.JsonNode)System.Text.Json.Nodes.JsonValue.Create(scope)!)],
                     };
+                }
+
+                if (context.JsonPropertyInfo?.AttributeProvider?.IsDefined(typeof(PermissionListAttribute), inherit: true) == true)
+                {
+                    schema.MaxItems = PermissionListAttribute.MaxCount;
+                    schema.Items = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        MinLength = 1,
+                        MaxLength = PermissionListAttribute.MaxLength,
+                        Pattern = "^[A-Za-z0-9._:*-]+$",
+                    };
+                }
+
+                // Opaque JSON the service keeps as it is: a key's meta (an object of at most 4 KiB, or null), an event's changes.
+                if (type == typeof(RawJson) || type == typeof(RawJson?) || type == typeof(System.Text.Json.JsonElement?)
+                    || type == typeof(Optional<System.Text.Json.JsonElement?>))
+                {
+                    schema.Type = type == typeof(RawJson) ? JsonSchemaType.Object : JsonSchemaType.Object | JsonSchemaType.Null;
+                    schema.Properties = null;
+                    schema.AdditionalPropertiesAllowed = true;
+                    schema.Description = type == typeof(RawJson)
+                        ? "Each changed field, as [before, after] (never the token hash)."
+                        : $"A JSON object of at most {MetaObjectAttribute.MaxBytes} bytes (serialized compactly), or null; opaque to this API.";
                 }
 
                 if (context.JsonPropertyInfo?.AttributeProvider?.GetCustomAttributes(typeof(OneOfAttribute), inherit: true) is [OneOfAttribute oneOf, ..])
@@ -89,7 +117,7 @@ internal static class OpenApiSetup
                 {
                     operation.RequestBody = new OpenApiRequestBody
                     {
-                        Required = true,
+                        Required = body.Required,
                         Content = new Dictionary<string, OpenApiMediaType>
                         {
                             ["application/json"] = new OpenApiMediaType
@@ -193,7 +221,7 @@ internal static class OpenApiSetup
 /// Not <c>Accepts&lt;T&gt;()</c>: that makes routing answer 415 to any other content type, while the
 /// contract answers 400 to a body that is not JSON.
 /// </summary>
-public sealed record JsonBodyMetadata(Type Type);
+public sealed record JsonBodyMetadata(Type Type, bool Required = true);
 
 /// <summary>Query parameters an endpoint reads by hand (to answer 400 with field errors), for the document.</summary>
 internal sealed record QueryParametersMetadata(params QueryParameter[] Parameters);

@@ -51,7 +51,7 @@ internal static class ProvisionEndpoints
     {
         var key = new KeyRequest(body.KeyName, body.ExpiresAt?.UtcDateTime, body.Scopes);
         // One transaction: a failure issuing the key rolls the user back.
-        var response = await database.RunAsync(UnitOfWorkMode.ReadWrite, async unit =>
+        var response = await database.WriteAsync(caller.Actor, async unit =>
         {
             var user = await unit.Users.CreateAsync(new NewUser(body.Email, body.Name, body.Role ?? Roles.Member), cancellationToken).ConfigureAwait(false);
             var created = await keys.CreateAsync(unit, caller, user.Id, key, cancellationToken).ConfigureAwait(false);

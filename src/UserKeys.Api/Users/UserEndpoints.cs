@@ -18,7 +18,7 @@ internal static class UserEndpoints
         var database = app.ServiceProvider.GetRequiredService<UnitOfWorkRunner>();
         var service = app.ServiceProvider.GetRequiredService<UserService>();
 
-        users.MapPost("/", (CreateUserRequest body, CancellationToken cancellationToken) => CreateAsync(body, database, cancellationToken))
+        users.MapPost("/", (CreateUserRequest body, Caller caller, CancellationToken cancellationToken) => CreateAsync(body, caller, database, cancellationToken))
             .RequireAdmin()
             .RequireScope(Scopes.UsersWrite)
             .WithDatabase()
@@ -67,7 +67,7 @@ internal static class UserEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
 
-        users.MapDelete("/{id:long}", (long id, CancellationToken cancellationToken) => DeleteAsync(id, service, database, cancellationToken))
+        users.MapDelete("/{id:long}", (long id, Caller caller, CancellationToken cancellationToken) => DeleteAsync(id, caller, service, database, cancellationToken))
             .RequireAdmin()
             .RequireScope(Scopes.UsersWrite)
             .WithDatabase()
@@ -79,9 +79,10 @@ internal static class UserEndpoints
         return app;
     }
 
-    private static async Task<JsonCreated<UserResponse>> CreateAsync(CreateUserRequest body, UnitOfWorkRunner database, CancellationToken cancellationToken)
+    private static async Task<JsonCreated<UserResponse>> CreateAsync(
+        CreateUserRequest body, Caller caller, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        var user = await database.RunAsync(UnitOfWorkMode.ReadWrite,
+        var user = await database.WriteAsync(caller.Actor,
             unit => unit.Users.CreateAsync(new NewUser(body.Email, body.Name, body.Role ?? Roles.Member), cancellationToken), cancellationToken);
         return JsonResults.Created($"/v1/users/{user.Id}", UserResponse.From(user));
     }
@@ -104,13 +105,13 @@ internal static class UserEndpoints
         long id, UpdateUserRequest body, Caller caller, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
         var update = new UserUpdate(id, body.Email.Value, body.Name.IsSet, body.Name.Value, body.Role.Value);
-        var user = await database.RunAsync(UnitOfWorkMode.ReadWrite, unit => users.UpdateAsync(unit, caller, update, cancellationToken), cancellationToken);
+        var user = await database.WriteAsync(caller.Actor, unit => users.UpdateAsync(unit, caller, update, cancellationToken), cancellationToken);
         return JsonResults.Ok(UserResponse.From(user));
     }
 
-    private static async Task<NoContent> DeleteAsync(long id, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken)
+    private static async Task<NoContent> DeleteAsync(long id, Caller caller, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        await database.RunAsync(UnitOfWorkMode.ReadWrite, async unit =>
+        await database.WriteAsync(caller.Actor, async unit =>
         {
             await users.DeleteAsync(unit, id, cancellationToken).ConfigureAwait(false);
             return true;

@@ -25,7 +25,8 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
                 new
                 {
                     user_id = key.UserId, name = key.Name, prefix = key.Prefix, token_hash = key.TokenHash, expires_at = key.ExpiresAt,
-                    scopes = key.Scopes, max_keys = maxKeys,
+                    enabled = key.Enabled, scopes = key.Scopes, permissions = key.Permissions ?? [], meta = key.Meta,
+                    rolled_from_id = key.RolledFromId, max_keys = maxKeys,
                 },
                 cancellationToken)).ConfigureAwait(false);
         }
@@ -68,6 +69,36 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
             throw new NotFoundError("key", id);
         }
     }
+
+    /// <summary>
+    /// Applies a partial update; null when nothing matched: the key does not exist, or the scopes asked for are not
+    /// a narrowing of its scopes (<see cref="GetStateAsync"/> tells which).
+    /// </summary>
+    public Task<ApiKeyRow?> UpdateAsync(ApiKeyUpdate update, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        return Connection.QuerySingleOrDefaultAsync<ApiKeyRow?>(Command(
+            SqlCatalog.Keys.Update,
+            new
+            {
+                user_id = update.UserId, id = update.Id, set_name = update.SetName, name = update.Name, enabled = update.Enabled,
+                scopes = update.Scopes, permissions = update.Permissions, set_meta = update.SetMeta, meta = update.Meta,
+                set_expires_at = update.SetExpiresAt, expires_at = update.ExpiresAt,
+            },
+            cancellationToken));
+    }
+
+    /// <summary>Where the key stands (revoked, expired, rolled, its scopes), or null when the user has no such key.</summary>
+    public Task<ApiKeyState?> GetStateAsync(long userId, long id, CancellationToken cancellationToken) =>
+        Connection.QuerySingleOrDefaultAsync<ApiKeyState?>(Command(SqlCatalog.Keys.GetState, new { user_id = userId, id }, cancellationToken));
+
+    /// <summary>
+    /// Marks a live key rolled and ends it <paramref name="graceSeconds"/> from now (never later than it ended);
+    /// null when the key does not exist or is revoked, expired or already rolled.
+    /// </summary>
+    public Task<RolledApiKeyRow?> RollAsync(long userId, long id, int graceSeconds, CancellationToken cancellationToken) =>
+        Connection.QuerySingleOrDefaultAsync<RolledApiKeyRow?>(Command(
+            SqlCatalog.Keys.Roll, new { user_id = userId, id, grace_seconds = graceSeconds }, cancellationToken));
 
     /// <summary>Sets <c>last_used_at</c> to now unless it was set within the last minute; the new value, or null when it did not write.</summary>
     public Task<DateTime?> TouchLastUsedAsync(long id, CancellationToken cancellationToken) =>

@@ -1,7 +1,7 @@
 namespace UserKeys.Data.Keys;
 
 /// <summary>A row of <c>api_keys</c>, without its hash. Timestamps are UTC.</summary>
-public sealed record ApiKeyRow
+public record ApiKeyRow
 {
     public long Id { get; init; }
 
@@ -18,35 +18,26 @@ public sealed record ApiKeyRow
     public DateTime? RevokedAt { get; init; }
 
     public DateTime? LastUsedAt { get; init; }
+
+    /// <summary>False refuses the key until it is enabled again (migration 0008).</summary>
+    public bool Enabled { get; init; } = true;
 
     /// <summary>What the key may do on the API (migration 0007).</summary>
     public string[] Scopes { get; init; } = [];
+
+    /// <summary>Opaque strings for the services that verify the key (migration 0008).</summary>
+    public string[] Permissions { get; init; } = [];
+
+    /// <summary>An opaque JSON object as jsonb's text, or null (migration 0008).</summary>
+    public string? Meta { get; init; }
+
+    /// <summary>The key this one replaced (roll), or null.</summary>
+    public long? RolledFromId { get; init; }
 }
 
-/// <summary>What <c>keys/insert</c> needs. <see cref="TokenHash"/> is the SHA-256 of the token (32 bytes).</summary>
-public sealed record NewApiKey(long UserId, string? Name, string Prefix, byte[] TokenHash, DateTime? ExpiresAt, string[] Scopes);
-
 /// <summary>A key with its user, as <c>keys/get_with_user_by_token_hash</c> returns them in one row.</summary>
-public sealed record ApiKeyWithUserRow
+public sealed record ApiKeyWithUserRow : ApiKeyRow
 {
-    public long Id { get; init; }
-
-    public long UserId { get; init; }
-
-    public string? Name { get; init; }
-
-    public required string Prefix { get; init; }
-
-    public DateTime CreatedAt { get; init; }
-
-    public DateTime? ExpiresAt { get; init; }
-
-    public DateTime? RevokedAt { get; init; }
-
-    public DateTime? LastUsedAt { get; init; }
-
-    public string[] Scopes { get; init; } = [];
-
     public required string UserEmail { get; init; }
 
     public string? UserName { get; init; }
@@ -54,4 +45,47 @@ public sealed record ApiKeyWithUserRow
     public required string UserRole { get; init; }
 
     public DateTime UserCreatedAt { get; init; }
+}
+
+/// <summary>
+/// What <c>keys/insert</c> needs. <see cref="TokenHash"/> is the SHA-256 of the token (32 bytes); <see cref="Meta"/>
+/// is a JSON object's text or null; <see cref="RolledFromId"/> names the key a roll replaces.
+/// </summary>
+public sealed record NewApiKey(
+    long UserId, string? Name, string Prefix, byte[] TokenHash, DateTime? ExpiresAt, string[] Scopes,
+    bool Enabled = true, string[]? Permissions = null, string? Meta = null, long? RolledFromId = null);
+
+/// <summary>
+/// A partial update of a key (PATCH): a null <see cref="Enabled"/>, <see cref="Scopes"/> or <see cref="Permissions"/>
+/// keeps the stored value; <see cref="Name"/>, <see cref="Meta"/> and <see cref="ExpiresAt"/> are applied only when
+/// their Set flag is true, so that they can be cleared. <see cref="Scopes"/> may only narrow the stored ones.
+/// </summary>
+public sealed record ApiKeyUpdate(
+    long UserId, long Id,
+    bool SetName = false, string? Name = null,
+    bool? Enabled = null,
+    string[]? Scopes = null,
+    string[]? Permissions = null,
+    bool SetMeta = false, string? Meta = null,
+    bool SetExpiresAt = false, DateTime? ExpiresAt = null);
+
+/// <summary>Where a key stands for a roll or an update that found nothing to change (<c>keys/get_state</c>).</summary>
+public sealed record ApiKeyState
+{
+    public DateTime? ExpiresAt { get; init; }
+
+    public DateTime? RevokedAt { get; init; }
+
+    public DateTime? RolledAt { get; init; }
+
+    public string[] Scopes { get; init; } = [];
+
+    /// <summary>The database's clock when it read the row (expiry is judged by it).</summary>
+    public DateTime Now { get; init; }
+}
+
+/// <summary>The old key after <c>keys/roll</c>: its row as it is now, and its expiry before the roll (the new key's).</summary>
+public sealed record RolledApiKeyRow : ApiKeyRow
+{
+    public DateTime? PreviousExpiresAt { get; init; }
 }

@@ -38,6 +38,19 @@ public static class SqlCatalog
         public static readonly SqlStatement Revoke = Load("keys/revoke");
         public static readonly SqlStatement Delete = Load("keys/delete");
         public static readonly SqlStatement TouchLastUsed = Load("keys/touch_last_used");
+        public static readonly SqlStatement Update = Load("keys/update");
+        public static readonly SqlStatement GetState = Load("keys/get_state");
+        public static readonly SqlStatement Roll = Load("keys/roll");
+    }
+
+    public static class Audit
+    {
+        public static readonly SqlStatement SetActor = Load("audit/set_actor");
+        public static readonly SqlStatement ListAll = Load("audit/list_all");
+        public static readonly SqlStatement ListByUser = Load("audit/list_by_user");
+        public static readonly SqlStatement ListByKey = Load("audit/list_by_key");
+        public static readonly SqlStatement ListByAction = Load("audit/list_by_action");
+        public static readonly SqlStatement Purge = Load("audit/purge");
     }
 
     public static class Session

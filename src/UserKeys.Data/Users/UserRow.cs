@@ -65,7 +65,15 @@ internal sealed record UserKeyJoinRow
 
     public DateTime? KeyLastUsedAt { get; init; }
 
+    public bool? KeyEnabled { get; init; }
+
     public string[]? KeyScopes { get; init; }
+
+    public string[]? KeyPermissions { get; init; }
+
+    public string? KeyMeta { get; init; }
+
+    public long? KeyRolledFromId { get; init; }
 
     /// <summary>Folds the rows (ordered by user, then key) back into users with their keys, keeping the order.</summary>
     public static IReadOnlyList<UserWithKeys> Group(IEnumerable<UserKeyJoinRow> rows)
@@ -86,7 +94,9 @@ internal sealed record UserKeyJoinRow
                 keys!.Add(new Keys.ApiKeyRow
                 {
                     Id = keyId, UserId = row.Id, Name = row.KeyName, Prefix = row.KeyPrefix!, CreatedAt = row.KeyCreatedAt!.Value,
-                    ExpiresAt = row.KeyExpiresAt, RevokedAt = row.KeyRevokedAt, LastUsedAt = row.KeyLastUsedAt, Scopes = row.KeyScopes ?? [],
+                    ExpiresAt = row.KeyExpiresAt, RevokedAt = row.KeyRevokedAt, LastUsedAt = row.KeyLastUsedAt,
+                    Enabled = row.KeyEnabled ?? true, Scopes = row.KeyScopes ?? [], Permissions = row.KeyPermissions ?? [], Meta = row.KeyMeta,
+                    RolledFromId = row.KeyRolledFromId,
                 });
             }
         }

@@ -1,5 +1,5 @@
 -- Test support: a table size where PostgreSQL's choices mean something: 200,000 users (four to a
--- created_at) and 400,000 keys, then fresh statistics.
+-- created_at) and 400,000 keys (and, through the audit triggers, 600,000 audit events), then fresh statistics.
 INSERT INTO users (email, name, role, created_at)
 SELECT 'plan-' || g || '@example.com', 'Plan User ' || g, 'member', now() - make_interval(secs => (200000 - g) / 4)
 FROM generate_series(1, 200000) AS g;

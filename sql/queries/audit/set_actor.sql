@@ -1,0 +1,9 @@
+-- audit/set_actor: names who acts in this transaction, for the audit triggers (migration 0009): the calling
+-- user and key and the request's id. Transaction-local (set_config's third argument): gone at COMMIT or
+-- ROLLBACK, so a pooled connection carries nothing into its next transaction. Empty text: unknown.
+-- Parameters: @user_id text, @key_id text, @request_id text
+-- Index: none (no table).
+-- Plan: none (three function calls, no table)
+SELECT set_config('userkeys.actor_user_id', @user_id, true),
+       set_config('userkeys.actor_key_id', @key_id, true),
+       set_config('userkeys.request_id', @request_id, true)
