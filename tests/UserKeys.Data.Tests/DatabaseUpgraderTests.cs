@@ -26,6 +26,34 @@ public sealed class DatabaseUpgraderTests
         return await connection.ExecuteScalarAsync<bool>(TestSql.Get("relation_exists"), new { name = relation });
     }
 
+    /// <summary>
+    /// Every migration after a table's creation leaves its rows where they are: no rewrite of a live users or api_keys
+    /// (a rewrite holds ACCESS EXCLUSIVE for as long as it copies the table). Rows written before the key governance
+    /// columns read with their defaults.
+    /// </summary>
+    [Fact]
+    public async Task Later_migrations_never_rewrite_users_or_api_keys()
+    {
+        await using var database = await PostgresServer.CreateEmptyDatabaseAsync();
+        var embedded = DatabaseUpgrader.EmbeddedScripts();
+        var firstKeyScript = embedded.Select((script, index) => (script, index)).First(pair => pair.script.Name.StartsWith("0002_", StringComparison.Ordinal)).index;
+        await Upgrader(database, [.. embedded.Take(firstKeyScript + 1)]).UpgradeAsync(CancellationToken.None);
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        var before = (await connection.QueryAsync<(string Name, long File)>(TestSql.Get("table_storage"))).ToList();
+        var governance = embedded.Select((script, index) => (script, index)).First(pair => pair.script.Name.StartsWith("0008_", StringComparison.Ordinal)).index;
+        await Upgrader(database, [.. embedded.Take(governance)]).UpgradeAsync(CancellationToken.None);
+        await connection.ExecuteAsync(TestSql.Get("seed_key_before_governance"));
+
+        var result = await Upgrader(database).UpgradeAsync(CancellationToken.None);
+
+        Assert.True(result.Successful, result.Error);
+        var after = (await connection.QueryAsync<(string Name, long File)>(TestSql.Get("table_storage"))).ToList();
+        Assert.Equal(2, before.Count);
+        Assert.Equal(before, after);
+        var old = await connection.QuerySingleAsync<(bool Enabled, int PermissionCount, bool NoMeta, bool NotRolled)>(TestSql.Get("key_governance_defaults"));
+        Assert.Equal((true, 0, true, true), old);
+    }
+
     [Fact]
     public void The_embedded_scripts_are_zero_padded_and_in_order()
     {
