@@ -54,6 +54,20 @@ public sealed class KeyGovernanceTests(ApiFactory api) : IClassFixture<ApiFactor
     }
 
     [Fact]
+    public async Task Answers_escape_only_what_json_requires()
+    {
+        var owner = await api.CreateUserWithKey(email: $"ada+{Guid.NewGuid():N}@example.com");
+        var key = await api.IssueKey(owner.Id, new { meta = new { note = "a+b <c>" } });
+        using var anonymous = api.Client();
+        var raw = await (await anonymous.PostJson("/v1/keys/verify", new { token = key.Str("token") })).Content.ReadAsStringAsync();
+
+        Assert.Contains("+00:00\"", raw, StringComparison.Ordinal);
+        Assert.Contains("ada+", raw, StringComparison.Ordinal);
+        Assert.Contains("a+b <c>", raw, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u002B", raw, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_governance_fields_are_all_named_at_once_and_nothing_is_written()
     {
         using var admin = api.Admin();

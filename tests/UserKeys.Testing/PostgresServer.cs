@@ -37,8 +37,26 @@ public static class PostgresServer
         return new TestDatabase(name, await ConnectionStringForAsync(name).ConfigureAwait(false));
     }
 
-    internal static async Task DropDatabaseAsync(string name) =>
-        await ExecuteAdminAsync(TestSql.WithIdentifiers("drop_database", ("database", name))).ConfigureAwait(false);
+    /// <summary>
+    /// Drops a test database, disconnecting its sessions. An autovacuum worker that happens to be in it (the audit
+    /// triggers make small tables busy) belongs to no role the test role may signal: the drop fails with 42501 until
+    /// the worker moves on, so it is tried a few times.
+    /// </summary>
+    internal static async Task DropDatabaseAsync(string name)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await ExecuteAdminAsync(TestSql.WithIdentifiers("drop_database", ("database", name))).ConfigureAwait(false);
+                return;
+            }
+            catch (PostgresException error) when (error.SqlState == PostgresErrorCodes.InsufficientPrivilege && attempt < 20)
+            {
+                await Task.Delay(100 * attempt).ConfigureAwait(false);
+            }
+        }
+    }
 
     private static string NewDatabaseName() => $"uk_test_{Guid.NewGuid():N}"[..30];
 

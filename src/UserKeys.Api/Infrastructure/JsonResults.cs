@@ -27,7 +27,26 @@ internal static class JsonResults
     private const int KeepBufferUpTo = 64 * 1024;
 
     /// <summary><paramref name="value"/> as the bytes <see cref="WriteAsync{T}"/> would write, to keep and answer again.</summary>
-    public static byte[] Render<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, TypeInfo<T>.Value);
+    public static byte[] Render<T>(T value)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            JsonSerializer.Serialize(writer, value, TypeInfo<T>.Value);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// Escapes only what JSON requires: the bodies are application/json, never HTML, so "+00:00" and
+    /// "ada+tag@example.com" stay readable instead of "\u002B".
+    /// </summary>
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        SkipValidation = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     internal static Task WriteAsync(HttpContext context, int status, byte[] utf8)
     {
@@ -47,7 +66,7 @@ internal static class JsonResults
 
         // Synchronous from here to the copy: the thread's buffer is never held across an await.
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
-        var writer = t_writer ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
         try
         {
             writer.Reset(buffer);
