@@ -142,6 +142,18 @@ await using (var connection = await dataSource.OpenConnectionAsync())
 }
 
 var keysSeconds = clock.Elapsed.TotalSeconds - usersSeconds;
+long minKeyId;
+await using (var connection = await dataSource.OpenConnectionAsync())
+{
+    var layout = await connection.QuerySingleAsync<(long MinKeyId, long MaxKeyId, long Keys, long FirstUser, long LastUser)>(Bench.Sql("key_layout"));
+    if (layout.Keys != userCount * KeysPerUser || layout.MaxKeyId - layout.MinKeyId + 1 != layout.Keys || layout.FirstUser != minId || layout.LastUser != maxId)
+    {
+        throw new InvalidOperationException($"the seeded keys are not laid out as the scenarios assume: {layout}");
+    }
+
+    minKeyId = layout.MinKeyId;
+}
+
 await using (var connection = await dataSource.OpenConnectionAsync())
 {
     await connection.ExecuteAsync(new CommandDefinition(Bench.Sql("vacuum_analyze"), commandTimeout: 0));
@@ -166,6 +178,7 @@ var deepCursor = cursors.Encode(new UserPosition(deepCreatedAt, deepId));
 await File.WriteAllTextAsync(Path.Combine(output, "env.sh"), string.Join('\n',
     $"MIN_ID={minId}",
     $"MAX_ID={maxId}",
+    $"MIN_KEY_ID={minKeyId}",
     $"DEEP_OFFSET={deepOffset}",
     $"DEEP_CURSOR={deepCursor}",
     $"TOKENS={tokens.Count}",
@@ -180,6 +193,12 @@ var values = new Dictionary<string, string>(StringComparer.Ordinal)
 {
     ["MIN_ID"] = minId.ToString(CultureInfo.InvariantCulture),
     ["MAX_ID"] = maxId.ToString(CultureInfo.InvariantCulture),
+    ["MIN_KEY_ID"] = minKeyId.ToString(CultureInfo.InvariantCulture),
+    ["USERS"] = userCount.ToString(CultureInfo.InvariantCulture),
+    // The roll scenarios roll each secondary key once: wrk's warm-up the first tenth of the users, its measured run
+    // the next three tenths, pgbench the last six (one slice per client).
+    ["ROLL_PGBENCH_FROM"] = (userCount * 4 / 10).ToString(CultureInfo.InvariantCulture),
+    ["ROLL_PGBENCH_SLICE"] = (userCount * 6 / 10 / 16).ToString(CultureInfo.InvariantCulture),
     ["DEEP_OFFSET"] = deepOffset.ToString(CultureInfo.InvariantCulture),
     ["DEEP_CREATED_AT"] = deepCreatedAt.ToString("yyyy-MM-dd HH:mm:ss.ffffff+00", CultureInfo.InvariantCulture),
     ["DEEP_ID"] = deepId.ToString(CultureInfo.InvariantCulture),

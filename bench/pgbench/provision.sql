@@ -15,6 +15,10 @@ BEGIN;
   @prefix = 'uk_pgbench'
   @token_hash = sha256(('pgp-' || (:client_id)::text || '-' || (:r)::text)::bytea)
   @expires_at = NULL
+  @enabled = true
   @scopes = string_to_array(translate('users;read,users;write,keys;read,keys;write,keys;verify', ';', chr(58)), ',')
+  @permissions = '{}'::text[]
+  @meta = NULL
+  @rolled_from_id = NULL::bigint
   @max_keys = 100
 COMMIT;

@@ -5,6 +5,7 @@ local M = {}
 M.token = os.getenv("BENCH_TOKEN")
 M.min_id = tonumber(os.getenv("MIN_ID") or "1")
 M.max_id = tonumber(os.getenv("MAX_ID") or "1")
+M.min_key_id = tonumber(os.getenv("MIN_KEY_ID") or "1")
 M.run = os.getenv("BENCH_RUN") or tostring(os.time())
 
 function M.auth_headers()
