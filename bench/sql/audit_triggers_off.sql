@@ -1,3 +1,3 @@
--- bench: the verify scenario without the audit triggers (as before migration 0009), to compare side by side.
+-- bench: the audit triggers off: for the bulk seed, and for verify without them (as before migration 0009), side by side.
 ALTER TABLE users DISABLE TRIGGER users_audit;
 ALTER TABLE api_keys DISABLE TRIGGER api_keys_audit;
