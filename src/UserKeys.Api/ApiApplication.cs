@@ -43,6 +43,8 @@ internal static class ApiApplication
         services.AddSingleton<AuditCursor>();
         services.AddSingleton<AuthCache>();
         services.AddHostedService<AuthCacheListener>();
+        services.AddSingleton<Usage.CreditLeases>();
+        services.AddHostedService(provider => provider.GetRequiredService<Usage.CreditLeases>());
         services.AddSingleton<AuditRetention>();
         services.AddHostedService(provider => provider.GetRequiredService<AuditRetention>());
 

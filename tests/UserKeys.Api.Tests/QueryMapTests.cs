@@ -24,6 +24,7 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
     {
         ["auth/listen"] = "serve: the auth cache's listener, once per (re)connection",
         ["auth/heartbeat"] = "serve: the auth cache's listener, every second",
+        ["credits/give_back"] = "serve: a limited key's unused credits go back (idle for a second, the key changed, or the service stops)",
     };
 
     [Fact]
@@ -133,6 +134,9 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
         var unverified = await api.IssueKey((await api.CreateUserWithKey()).Id);
         await Observe("POST /v1/keys/verify", async () =>
             await (await api.Client().PostJson("/v1/keys/verify", new { token = unverified.Str("token") })).Expect(HttpStatusCode.OK));
+        var limited = await api.IssueKey((await api.CreateUserWithKey()).Id, new { remaining = 100 });
+        await Observe("POST /v1/keys/verify (a key with credits)", async () =>
+            await (await api.Client().PostJson("/v1/keys/verify", new { token = limited.Str("token") })).Expect(HttpStatusCode.OK));
         await Observe("GET /readyz; serve (start-up schema check)", async () => await (await api.Client().GetAsync("/readyz")).Expect(HttpStatusCode.OK));
         await Observe("bootstrap-admin", async () =>
         {

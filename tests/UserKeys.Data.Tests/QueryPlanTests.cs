@@ -36,6 +36,8 @@ public sealed partial class QueryPlanTests(ITestOutputHelper output)
             ["enabled"] = true, ["permissions"] = new[] { "billing.read" }, ["meta"] = "{\"plan\":\"pro\"}", ["rolled_from_id"] = (long?)null,
             ["set_meta"] = false, ["set_expires_at"] = false, ["grace_seconds"] = 60, ["key_id"] = sample.Id, ["action"] = "key.created",
             ["before_id"] = long.MaxValue, ["cutoff"] = DateTime.UtcNow.AddDays(-365), ["batch_size"] = 1000,
+            ["need"] = 1L, ["want"] = 64L, ["units"] = 3L, ["epoch"] = 0, ["remaining"] = 100L, ["refill_interval"] = "daily",
+            ["refill_amount"] = 100L, ["refilled_at"] = (DateTime?)null, ["set_remaining"] = false, ["set_refill"] = false,
         };
 
         var rows = new List<string>();

@@ -1,7 +1,8 @@
 -- keys/get_state: where one key of a user stands, to say why a roll or an update changed nothing (not found,
--- revoked, expired, already rolled, scopes not a narrowing), judged by the database's clock.
+-- revoked, expired, already rolled, scopes not a narrowing, a refill left on an unlimited key), judged by the
+-- database's clock.
 -- Parameters: @user_id bigint, @id bigint
 -- Index: api_keys_user_id_idx (user_id, id).
-SELECT expires_at, revoked_at, rolled_at, scopes, now() AS now
+SELECT expires_at, revoked_at, rolled_at, scopes, refill_interval, now() AS now
 FROM api_keys
 WHERE id = @id AND user_id = @user_id

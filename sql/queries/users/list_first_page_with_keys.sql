@@ -15,7 +15,11 @@ SELECT p.id, p.email, p.name, p.role, p.created_at,
        k.scopes       AS key_scopes,
        k.permissions  AS key_permissions,
        k.meta         AS key_meta,
-       k.rolled_from_id AS key_rolled_from_id
+       k.rolled_from_id AS key_rolled_from_id,
+       k.remaining    AS key_remaining,
+       k.refill_interval AS key_refill_interval,
+       k.refill_amount AS key_refill_amount,
+       k.refilled_at  AS key_refilled_at
 FROM (SELECT id, email, name, role, created_at
       FROM users
       ORDER BY created_at DESC, id DESC

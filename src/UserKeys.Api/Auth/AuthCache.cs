@@ -78,6 +78,9 @@ internal sealed class AuthCache : IDisposable
 
     public int Count => (int)_keys.Count;
 
+    /// <summary>A key was changed or deleted (evicted by its id): what other in-memory state holds of it must go too.</summary>
+    public event Action<long>? KeyChanged;
+
     /// <summary>Read before a database lookup; pass to <see cref="Add"/> or <see cref="AddUnknown"/>.</summary>
     public long Generation => Interlocked.Read(ref _generation);
 
@@ -86,6 +89,13 @@ internal sealed class AuthCache : IDisposable
         key = null!;
         return Enabled && _keys.TryGetValue(CacheKey(tokenHash), out key!);
     }
+
+    /// <summary>
+    /// Whether this token belongs to a key the cache holds, even while the cache is not serving (its listener silent):
+    /// never a verdict, only a reason to look a token up in the database rather than refuse it unread (a valid key is
+    /// never throttled by its address). Knowing a token requires having had it.
+    /// </summary>
+    public bool HoldsToken(byte[] tokenHash) => _keys.TryGetValue(CacheKey(tokenHash), out _);
 
     /// <summary>Whether this token was looked up recently and no key had it.</summary>
     public bool IsKnownUnknown(byte[] tokenHash) => Enabled && _unknown.TryGetValue(CacheKey(tokenHash), out _);
@@ -187,6 +197,8 @@ internal sealed class AuthCache : IDisposable
                 _keys.Remove(entry.CacheKey);
             }
         }
+
+        KeyChanged?.Invoke(keyId);
     }
 
     public void EvictUser(long userId)

@@ -16,6 +16,9 @@ internal sealed record Verification(CachedKey? Entry, string? Reason)
     /// <summary>Only from verify: the key lacks one of the permissions the relying service asked for.</summary>
     public const string InsufficientPermissions = "insufficient_permissions";
 
+    /// <summary>Only from verify: the key's credits do not cover the verification's cost.</summary>
+    public const string UsageExceeded = "usage_exceeded";
+
     /// <summary>Not a verdict on the token: the client address used up its failed checks (429).</summary>
     public const string RateLimited = "rate_limited";
 
@@ -74,7 +77,9 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
             }
         }
 
-        if (address is not null && failures.IsExhausted(address))
+        // An address that used up its failures is refused unread, unless the token is one the cache held as a key's
+        // (also while the cache is not serving): that is looked up, so a valid key is never throttled by its address.
+        if (address is not null && failures.IsExhausted(address) && !(wellFormed && entry is null && cache.HoldsToken(hash)))
         {
             return Verification.TooMany;
         }

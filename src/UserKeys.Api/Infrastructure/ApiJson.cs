@@ -92,6 +92,8 @@ internal sealed class RequestTimestampConverter : JsonConverter<DateTimeOffset>
 [JsonSerializable(typeof(UpdateKeyRequest))]
 [JsonSerializable(typeof(RollKeyRequest))]
 [JsonSerializable(typeof(JsonElement?))]
+[JsonSerializable(typeof(Refill))]
+[JsonSerializable(typeof(long?))]
 [JsonSerializable(typeof(int?))]
 [JsonSerializable(typeof(bool?))]
 [JsonSerializable(typeof(DateTimeOffset?))]

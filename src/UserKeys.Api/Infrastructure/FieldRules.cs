@@ -274,3 +274,41 @@ internal sealed class MetaObjectAttribute : ValidationAttribute
         return false;
     }
 }
+
+/// <summary>A count of credits: a whole number from 0 to 2^53 (the largest every JSON reader holds exactly), or null.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Parameter)]
+internal sealed class UnitsAttribute : ValidationAttribute
+{
+    public const long Max = 9_007_199_254_740_992;
+
+    public static bool IsUnits(long value) => value is >= 0 and <= Max;
+
+    protected override ValidationResult? IsValid(object? value, ValidationContext validationContext) =>
+        value is long units && !IsUnits(units) ? new ValidationResult($"must be from 0 to {Max}") : ValidationResult.Success;
+}
+
+/// <summary>A key's refill: <c>{"interval": "daily" | "monthly", "amount": 0..2^53}</c>, or null.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Parameter)]
+internal sealed class RefillRuleAttribute : ValidationAttribute
+{
+    protected override ValidationResult? IsValid(object? value, ValidationContext validationContext)
+    {
+        if (value is not Keys.Refill refill)
+        {
+            return ValidationResult.Success;
+        }
+
+        var problems = new List<string>();
+        if (refill.Interval is not (Keys.Refill.Daily or Keys.Refill.Monthly))
+        {
+            problems.Add("interval must be 'daily' or 'monthly'");
+        }
+
+        if (!UnitsAttribute.IsUnits(refill.Amount))
+        {
+            problems.Add($"amount must be from 0 to {UnitsAttribute.Max}");
+        }
+
+        return problems.Count == 0 ? ValidationResult.Success : new ValidationResult(string.Join("\n", problems));
+    }
+}

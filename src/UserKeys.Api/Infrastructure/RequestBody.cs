@@ -273,7 +273,9 @@ internal static class RequestBody
                 return element.ValueKind == JsonValueKind.Number ? "must be a whole number in range" : $"must be a whole number, not {Describe(element.ValueKind)}";
             }
 
-            return $"must be {type.Name}, not {Describe(element.ValueKind)}";
+            // A nested record describes its own shape ([Description] on the type).
+            var shape = System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.ComponentModel.DescriptionAttribute>(type)?.Description;
+            return shape is null ? $"must be {type.Name}, not {Describe(element.ValueKind)}" : $"must be {shape} or null";
         }
 
         public void Check(object? value, object? instance, IServiceProvider? services, ref Dictionary<string, string[]>? errors)

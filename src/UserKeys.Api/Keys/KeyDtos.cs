@@ -7,21 +7,39 @@ namespace UserKeys.Api.Keys;
 /// <summary>A key as the API shows it: never its token, never its hash.</summary>
 public sealed record KeyResponse(
     long Id, long UserId, string? Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt,
-    bool Enabled, IReadOnlyList<string> Scopes, IReadOnlyList<string> Permissions, RawJson? Meta, long? RolledFromId)
+    bool Enabled, IReadOnlyList<string> Scopes, IReadOnlyList<string> Permissions, RawJson? Meta, long? RolledFromId,
+    long? Remaining, Refill? Refill, DateTime? RefilledAt)
 {
     internal static KeyResponse From(ApiKeyRow row) =>
         new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt,
-            row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId);
+            row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId,
+            row.Remaining, Refill.From(row), row.RefilledAt);
 }
 
 /// <summary>A key as its creation (or its roll) returns it, the only time the token is ever shown.</summary>
 public sealed record CreatedKeyResponse(
     long Id, long UserId, string? Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt,
-    bool Enabled, IReadOnlyList<string> Scopes, IReadOnlyList<string> Permissions, RawJson? Meta, long? RolledFromId, string Token)
+    bool Enabled, IReadOnlyList<string> Scopes, IReadOnlyList<string> Permissions, RawJson? Meta, long? RolledFromId,
+    long? Remaining, Refill? Refill, DateTime? RefilledAt, string Token)
 {
     internal static CreatedKeyResponse From(ApiKeyRow row, string token) =>
         new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt,
-            row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId, token);
+            row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId,
+            row.Remaining, Refill.From(row), row.RefilledAt, token);
+}
+
+/// <summary>
+/// A key's refill (../shared/API.md, "Usage control"): at the start of each UTC day (<c>daily</c>) or month
+/// (<c>monthly</c>) its <c>remaining</c> is set to <see cref="Amount"/>.
+/// </summary>
+[System.ComponentModel.Description("{\"interval\": \"daily\" | \"monthly\", \"amount\": 0..9007199254740992}")]
+public sealed record Refill(string Interval, long Amount)
+{
+    public const string Daily = "daily";
+    public const string Monthly = "monthly";
+
+    internal static Refill? From(ApiKeyRow row) =>
+        row is { RefillInterval: { } interval, RefillAmount: { } amount } ? new Refill(interval, amount) : null;
 }
 
 /// <summary>A page of a user's keys, newest first; <see cref="NextCursor"/> is null on the last page.</summary>
@@ -50,6 +68,14 @@ public sealed record CreateKeyRequest : IRequestBody<CreateKeyRequest>
 
     [MetaObject]
     public JsonElement? Meta { get; init; }
+
+    /// <summary>Admins only (a member sending it: 403). Null: unlimited.</summary>
+    [Units]
+    public Optional<long?> Remaining { get; init; }
+
+    /// <summary>Admins only (a member sending it: 403). Without <see cref="Remaining"/>, remaining starts at its amount.</summary>
+    [RefillRule]
+    public Optional<Refill?> Refill { get; init; }
 }
 
 /// <summary>
@@ -78,6 +104,14 @@ public sealed record UpdateKeyRequest : IRequestBody<UpdateKeyRequest>
 
     [Future]
     public Optional<DateTimeOffset?> ExpiresAt { get; init; }
+
+    /// <summary>Admins only (403). Set outright: units instances leased before are not handed back into it.</summary>
+    [Units]
+    public Optional<long?> Remaining { get; init; }
+
+    /// <summary>Admins only (403). Null clears it (remaining stays).</summary>
+    [RefillRule]
+    public Optional<Refill?> Refill { get; init; }
 }
 
 /// <summary>
@@ -101,15 +135,53 @@ public sealed record VerifyRequest : IRequestBody<VerifyRequest>
 
     [PermissionList]
     public IReadOnlyList<string>? Permissions { get; init; }
+
+    /// <summary>What this verification takes from the key's remaining credits and rate limits: 0..1000, default 1; 0 takes nothing.</summary>
+    [Between(0, MaxCost)]
+    public int? Cost { get; init; }
+
+    public const int MaxCost = 1000;
 }
 
 /// <summary>
-/// The verdict on a token: <c>{"valid": true, "key", "user"}</c> or <c>{"valid": false, "reason"}</c>,
-/// the reason one of <c>malformed</c>, <c>not_found</c>, <c>revoked</c>, <c>expired</c>, <c>disabled</c>,
-/// <c>insufficient_permissions</c>.
+/// The verdict on a token: <c>{"valid": true, "key", "user", "remaining", "rate_limits"}</c> or
+/// <c>{"valid": false, "reason"}</c>, the reason one of <c>malformed</c>, <c>not_found</c>, <c>revoked</c>,
+/// <c>expired</c>, <c>disabled</c>, <c>insufficient_permissions</c>, <c>rate_limited</c>, <c>usage_exceeded</c>.
+/// <c>remaining</c>: the key's credits after this verification (null: unlimited).
 /// </summary>
 public sealed record VerifyResponse(
     bool Valid,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] KeyResponse? Key,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] Users.UserResponse? User,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] Units? Remaining,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<RateLimitState>? RateLimits,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Reason);
+
+/// <summary>One rate limit of a key after a verification: what is left of its current window, and when that ends.</summary>
+public sealed record RateLimitState(string Name, long Limit, long Remaining, DateTime ResetAt);
+
+/// <summary>
+/// A count of credits that is always written, as a number or as null (unlimited); a <see cref="VerifyResponse"/>
+/// without one (a refusal) leaves the field out.
+/// </summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(UnitsConverter))]
+public readonly record struct Units(long? Value);
+
+internal sealed class UnitsConverter : System.Text.Json.Serialization.JsonConverter<Units>
+{
+    public override Units Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        new(reader.TokenType == JsonTokenType.Null ? null : reader.GetInt64());
+
+    public override void Write(Utf8JsonWriter writer, Units value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        if (value.Value is { } units)
+        {
+            writer.WriteNumberValue(units);
+        }
+        else
+        {
+            writer.WriteNullValue();
+        }
+    }
+}

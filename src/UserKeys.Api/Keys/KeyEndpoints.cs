@@ -21,6 +21,7 @@ internal static class KeyEndpoints
         var database = app.ServiceProvider.GetRequiredService<UnitOfWorkRunner>();
         var service = app.ServiceProvider.GetRequiredService<KeyService>();
         var verifier = app.ServiceProvider.GetRequiredService<KeyVerifier>();
+        var credits = app.ServiceProvider.GetRequiredService<Usage.CreditLeases>();
 
         keys.MapPost("/", (long id, CreateKeyRequest body, Caller caller, CancellationToken cancellationToken) =>
                 CreateAsync(id, body, caller, service, database, cancellationToken))
@@ -93,7 +94,7 @@ internal static class KeyEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         app.MapPost("/v1/keys/verify", (HttpContext context, VerifyRequest body, CancellationToken cancellationToken) =>
-                VerifyAsync(context, body, verifier, cancellationToken))
+                VerifyAsync(context, body, verifier, credits, cancellationToken))
             .WithTags("Keys")
             .AllowAnonymousOrCaller()
             .RequireScope(Scopes.KeysVerify)
@@ -116,7 +117,10 @@ internal static class KeyEndpoints
     private static async Task<JsonCreated<CreatedKeyResponse>> CreateAsync(
         long id, CreateKeyRequest body, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        var key = new KeyRequest(body.Name, body.ExpiresAt?.UtcDateTime, body.Scopes, body.Enabled ?? true, body.Permissions, Meta(body.Meta));
+        var key = new KeyRequest(body.Name, body.ExpiresAt?.UtcDateTime, body.Scopes, body.Enabled ?? true, body.Permissions, Meta(body.Meta))
+        {
+            Remaining = body.Remaining.Value, Refill = body.Refill.Value, SetsUsageControl = body.Remaining.IsSet || body.Refill.IsSet,
+        };
         var created = await database.WriteAsync(caller.Actor, unit => keys.CreateAsync(unit, caller, id, key, cancellationToken), cancellationToken);
         return JsonResults.Created($"/v1/users/{id}/keys/{created.Id}", created);
     }
@@ -131,7 +135,9 @@ internal static class KeyEndpoints
             Scopes: body.Scopes.IsSet ? [.. body.Scopes.Value!] : null,
             Permissions: body.Permissions.IsSet ? PermissionListAttribute.Normalize(body.Permissions.Value!) : null,
             SetMeta: body.Meta.IsSet, Meta: Meta(body.Meta.Value),
-            SetExpiresAt: body.ExpiresAt.IsSet, ExpiresAt: body.ExpiresAt.Value?.UtcDateTime);
+            SetExpiresAt: body.ExpiresAt.IsSet, ExpiresAt: body.ExpiresAt.Value?.UtcDateTime,
+            SetRemaining: body.Remaining.IsSet, Remaining: body.Remaining.Value,
+            SetRefill: body.Refill.IsSet, RefillInterval: body.Refill.Value?.Interval, RefillAmount: body.Refill.Value?.Amount);
         return JsonResults.Ok(await database.WriteAsync(caller.Actor, unit => keys.UpdateAsync(unit, caller, update, cancellationToken), cancellationToken));
     }
 
@@ -171,7 +177,8 @@ internal static class KeyEndpoints
     /// Other services call this with the token a client presented to them: anonymously (failures then count
     /// against their address) or with a key of theirs that holds keys:verify (limited per that key).
     /// </summary>
-    private static async Task<JsonOk<VerifyResponse>> VerifyAsync(HttpContext context, VerifyRequest body, KeyVerifier verifier, CancellationToken cancellationToken)
+    private static async Task<JsonOk<VerifyResponse>> VerifyAsync(
+        HttpContext context, VerifyRequest body, KeyVerifier verifier, Usage.CreditLeases credits, CancellationToken cancellationToken)
     {
         var address = context.Features.Get<Caller>() is null ? RateLimits.ClientAddress(context) : null;
         var verification = await verifier.VerifyAsync(body.Token, address, cancellationToken);
@@ -180,17 +187,29 @@ internal static class KeyEndpoints
             throw new TooManyFailuresError();
         }
 
-        // The answer for one version of a cached key is rendered once (a recorded use makes a new version);
-        // the refusals' answers are rendered once for all.
+        // The answer for one version of an unlimited cached key is rendered once (a recorded use makes a new
+        // version); the refusals' answers are rendered once for all.
         if (verification.Entry is { } entry)
         {
-            return new JsonOk<VerifyResponse>(HoldsAll(entry.Row.Permissions, body.Permissions)
-                ? entry.Rendered(static key => JsonResults.Render(Valid(key)))
-                : Refusals[Verification.InsufficientPermissions]);
+            if (!HoldsAll(entry.Row.Permissions, body.Permissions))
+            {
+                return new JsonOk<VerifyResponse>(Refusals[Verification.InsufficientPermissions]);
+            }
+
+            if (entry.Row.Remaining is null)
+            {
+                return new JsonOk<VerifyResponse>(entry.Rendered(static key => JsonResults.Render(Valid(key, null))));
+            }
+
+            // Credits: taken from what this instance leased (a refusal takes nothing).
+            var (granted, remaining) = await credits.TakeAsync(entry.Row, body.Cost ?? 1, cancellationToken);
+            return granted
+                ? new JsonOk<VerifyResponse>(Valid(entry.Current, remaining))
+                : new JsonOk<VerifyResponse>(Refusals[Verification.UsageExceeded]);
         }
 
         return new JsonOk<VerifyResponse>(Refusals.GetValueOrDefault(verification.Reason!)
-            ?? JsonResults.Render(new VerifyResponse(false, null, null, verification.Reason)));
+            ?? JsonResults.Render(Refusal(verification.Reason!)));
     }
 
     /// <summary>Whether the key holds every permission asked for (none asked: yes).</summary>
@@ -212,14 +231,16 @@ internal static class KeyEndpoints
         return true;
     }
 
-    private static VerifyResponse Valid(Data.Keys.ApiKeyWithUserRow key) =>
-        new(true, KeyResponse.From(key), UserResponse.From(new Caller(key).User), null);
+    private static VerifyResponse Valid(Data.Keys.ApiKeyWithUserRow key, long? remaining) =>
+        new(true, KeyResponse.From(key), UserResponse.From(new Caller(key).User), new Units(remaining), [], null);
+
+    private static VerifyResponse Refusal(string reason) => new(false, null, null, null, null, reason);
 
     /// <summary>The refusals' answers, rendered once.</summary>
     private static readonly Dictionary<string, byte[]> Refusals = new[]
         {
             Verification.Malformed, Verification.NotFound, Verification.Revoked, Verification.Expired, Verification.Disabled,
-            Verification.InsufficientPermissions,
+            Verification.InsufficientPermissions, Verification.UsageExceeded,
         }
-        .ToDictionary(reason => reason, reason => JsonResults.Render(new VerifyResponse(false, null, null, reason)), StringComparer.Ordinal);
+        .ToDictionary(reason => reason, reason => JsonResults.Render(Refusal(reason)), StringComparer.Ordinal);
 }

@@ -12,7 +12,16 @@ namespace UserKeys.Api.Keys;
 /// enabled, its permissions and its meta (a JSON object's text, or null).
 /// </summary>
 internal sealed record KeyRequest(
-    string? Name, DateTime? ExpiresAt, IReadOnlyList<string>? Scopes, bool Enabled = true, IReadOnlyList<string>? Permissions = null, string? Meta = null);
+    string? Name, DateTime? ExpiresAt, IReadOnlyList<string>? Scopes, bool Enabled = true, IReadOnlyList<string>? Permissions = null, string? Meta = null)
+{
+    /// <summary>Credits (null: unlimited); without them, a refill's amount.</summary>
+    public long? Remaining { get; init; }
+
+    public Refill? Refill { get; init; }
+
+    /// <summary>Whether the request names remaining, refill or rate_limits at all (admins only).</summary>
+    public bool SetsUsageControl { get; init; }
+}
 
 /// <summary>What the key endpoints do, on the unit of work they are given. Never commits.</summary>
 internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOptions<ServiceOptions> options)
@@ -28,14 +37,26 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
     public async Task<CreatedKeyResponse> CreateAsync(UnitOfWork unit, Caller caller, long userId, KeyRequest key, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, userId);
+        EnsureMaySetUsageControl(caller, key.SetsUsageControl);
         var granted = Grant(caller, key);
         var issued = ApiToken.Generate();
         // Concurrent issues for one user count one after another: the cap holds exactly.
         await unit.Users.LockForNewKeyAsync(userId, cancellationToken).ConfigureAwait(false);
         var row = await InsertAsync(unit, new NewApiKey(
                 userId, key.Name, issued.Prefix, issued.Hash, granted.ExpiresAt, granted.Scopes,
-                key.Enabled, PermissionListAttribute.Normalize(key.Permissions ?? []), key.Meta), cancellationToken).ConfigureAwait(false);
+                key.Enabled, PermissionListAttribute.Normalize(key.Permissions ?? []), key.Meta,
+                Remaining: key.Remaining ?? key.Refill?.Amount, RefillInterval: key.Refill?.Interval, RefillAmount: key.Refill?.Amount),
+            cancellationToken).ConfigureAwait(false);
         return CreatedKeyResponse.From(row, issued.Token);
+    }
+
+    /// <summary>Only an admin may set remaining, refill or rate_limits (../shared/API.md, "Key").</summary>
+    private static void EnsureMaySetUsageControl(Caller caller, bool sets)
+    {
+        if (sets && !caller.IsAdmin)
+        {
+            throw new ForbiddenError("Only an admin may set remaining, refill or rate_limits.");
+        }
     }
 
     private async Task<ApiKeyRow> InsertAsync(UnitOfWork unit, NewApiKey key, CancellationToken cancellationToken) =>
@@ -51,6 +72,7 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
     public async Task<KeyResponse> UpdateAsync(UnitOfWork unit, Caller caller, ApiKeyUpdate update, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, update.UserId);
+        EnsureMaySetUsageControl(caller, update.SetRemaining || update.SetRefill);
         if (update.SetExpiresAt && caller.Key.ExpiresAt is { } limit && (update.ExpiresAt is not { } expiry || expiry > limit))
         {
             throw new ValidationError("expires_at", update.ExpiresAt is null
@@ -64,6 +86,11 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
         {
             var state = await unit.Keys.GetStateAsync(update.UserId, update.Id, cancellationToken).ConfigureAwait(false)
                 ?? throw new NotFoundError("key", update.Id);
+            if (update is { SetRemaining: true, Remaining: null } && state.RefillInterval is not null && !(update is { SetRefill: true, RefillInterval: null }))
+            {
+                throw new ValidationError("remaining", "must not be null while the key has a refill (clear refill in the same request)");
+            }
+
             var added = normalized.Scopes!.Where(scope => !state.Scopes.Contains(scope, StringComparer.Ordinal));
             throw new ForbiddenError(
                 $"PATCH may narrow a key's scopes, never widen them: key {update.Id} lacks {string.Join(", ", added.Select(scope => $"'{scope}'"))}.");
@@ -74,8 +101,8 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
     }
 
     /// <summary>
-    /// Rolls a key in one transaction: a new key with the old one's name, scopes, permissions, meta, enabled state
-    /// and expiry (bounded by the calling key's), <c>rolled_from_id</c> set; the old key ends
+    /// Rolls a key in one transaction: a new key with the old one's name, scopes, permissions, meta, enabled state,
+    /// credits and refill, and expiry (bounded by the calling key's), <c>rolled_from_id</c> set; the old key ends
     /// <paramref name="graceSeconds"/> from now, never later than it would have.
     /// </summary>
     /// <exception cref="NotFoundError">The user has no such key (or the caller may not see it).</exception>
@@ -94,8 +121,10 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
             ({ } previous, { } bound) => previous < bound ? previous : bound,
             (var previous, var bound) => previous ?? bound,
         };
+        // The credits move to the new key (the old one draws on them during its grace: credits/lease follows rolls).
         var row = await InsertAsync(unit, new NewApiKey(
-            userId, old.Name, issued.Prefix, issued.Hash, expiresAt, granted.Scopes, old.Enabled, old.Permissions, old.Meta, old.Id),
+            userId, old.Name, issued.Prefix, issued.Hash, expiresAt, granted.Scopes, old.Enabled, old.Permissions, old.Meta, old.Id,
+            old.PreviousRemaining, old.RefillInterval, old.RefillAmount, old.RefilledAt),
             cancellationToken).ConfigureAwait(false);
         KeyChanged(unit, keyId);
         return CreatedKeyResponse.From(row, issued.Token);

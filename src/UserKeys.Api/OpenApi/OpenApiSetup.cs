@@ -19,7 +19,9 @@ internal static class OpenApiSetup
         {
             // Opaque JSON is described where it is used (a key's meta, an event's changes), not as a shared "RawJson" type.
             options.CreateSchemaReferenceId = info =>
-                info.Type == typeof(RawJson) || info.Type == typeof(RawJson?) ? null : OpenApiOptions.CreateDefaultSchemaReferenceId(info);
+                info.Type == typeof(RawJson) || info.Type == typeof(RawJson?) || info.Type == typeof(Keys.Units) || info.Type == typeof(Keys.Units?)
+                    ? null
+                    : OpenApiOptions.CreateDefaultSchemaReferenceId(info);
 
             // A PATCH field (Optional<T>) is T on the wire, or null where the record allows it.
             options.AddSchemaTransformer(async (schema, context, cancellationToken) =>
@@ -74,6 +76,20 @@ internal static class OpenApiSetup
                 {
                     schema.Enum = [.. oneOf.Values.Select(value => (System.Text.Json.Nodes.JsonNode)System.Text.Json.Nodes.JsonValue.Create((string)value!)!)];
                 }
+            });
+
+            // A verification's remaining credits: a number, or null for an unlimited key.
+            options.AddSchemaTransformer((schema, context, _) =>
+            {
+                if (context.JsonTypeInfo.Type == typeof(Keys.Units) || context.JsonTypeInfo.Type == typeof(Keys.Units?))
+                {
+                    schema.Type = JsonSchemaType.Integer | JsonSchemaType.Null;
+                    schema.Format = "int64";
+                    schema.Properties = null;
+                    schema.Description = "The key's credits after this verification; null when unlimited. Only in a valid answer.";
+                }
+
+                return Task.CompletedTask;
             });
 
             // Timestamps are written by UtcTimestampConverter: say what it writes.

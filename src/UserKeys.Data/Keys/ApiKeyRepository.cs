@@ -26,7 +26,8 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
                 {
                     user_id = key.UserId, name = key.Name, prefix = key.Prefix, token_hash = key.TokenHash, expires_at = key.ExpiresAt,
                     enabled = key.Enabled, scopes = key.Scopes, permissions = key.Permissions ?? [], meta = key.Meta,
-                    rolled_from_id = key.RolledFromId, max_keys = maxKeys,
+                    rolled_from_id = key.RolledFromId, remaining = key.Remaining, refill_interval = key.RefillInterval,
+                    refill_amount = key.RefillAmount, refilled_at = key.RefilledAt, max_keys = maxKeys,
                 },
                 cancellationToken)).ConfigureAwait(false);
         }
@@ -83,7 +84,9 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
             {
                 user_id = update.UserId, id = update.Id, set_name = update.SetName, name = update.Name, enabled = update.Enabled,
                 scopes = update.Scopes, permissions = update.Permissions, set_meta = update.SetMeta, meta = update.Meta,
-                set_expires_at = update.SetExpiresAt, expires_at = update.ExpiresAt,
+                set_expires_at = update.SetExpiresAt, expires_at = update.ExpiresAt, set_remaining = update.SetRemaining,
+                remaining = update.Remaining, set_refill = update.SetRefill, refill_interval = update.RefillInterval,
+                refill_amount = update.RefillAmount,
             },
             cancellationToken));
     }
@@ -99,6 +102,18 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
     public Task<RolledApiKeyRow?> RollAsync(long userId, long id, int graceSeconds, CancellationToken cancellationToken) =>
         Connection.QuerySingleOrDefaultAsync<RolledApiKeyRow?>(Command(
             SqlCatalog.Keys.Roll, new { user_id = userId, id, grace_seconds = graceSeconds }, cancellationToken));
+
+    /// <summary>
+    /// Leases credits of a limited key (refilling them first when a new UTC period began): nothing when fewer than
+    /// <paramref name="need"/> are left, else between <paramref name="need"/> and the larger of <paramref name="want"/>
+    /// and an eighth of what is left. Null when the key does not exist or is unlimited. Run it outside a transaction.
+    /// </summary>
+    public Task<CreditLease?> LeaseCreditsAsync(long id, long need, long want, CancellationToken cancellationToken) =>
+        Connection.QuerySingleOrDefaultAsync<CreditLease?>(Command(SqlCatalog.Credits.Lease, new { id, need, want }, cancellationToken));
+
+    /// <summary>Returns leased, unused units, unless the key's credits were set outright since (another epoch): 0 rows then.</summary>
+    public Task<int> GiveBackCreditsAsync(long id, long units, int epoch, CancellationToken cancellationToken) =>
+        Connection.ExecuteAsync(Command(SqlCatalog.Credits.GiveBack, new { id, units, epoch }, cancellationToken));
 
     /// <summary>Sets <c>last_used_at</c> to now unless it was set within the last minute; the new value, or null when it did not write.</summary>
     public Task<DateTime?> TouchLastUsedAsync(long id, CancellationToken cancellationToken) =>

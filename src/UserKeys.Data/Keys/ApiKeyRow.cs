@@ -33,6 +33,17 @@ public record ApiKeyRow
 
     /// <summary>The key this one replaced (roll), or null.</summary>
     public long? RolledFromId { get; init; }
+
+    /// <summary>Credits not yet leased to any instance; null: unlimited (migration 0010).</summary>
+    public long? Remaining { get; init; }
+
+    /// <summary>"daily" or "monthly", or null: no refill.</summary>
+    public string? RefillInterval { get; init; }
+
+    public long? RefillAmount { get; init; }
+
+    /// <summary>The start of the UTC period the credits were last refilled for.</summary>
+    public DateTime? RefilledAt { get; init; }
 }
 
 /// <summary>A key with its user, as <c>keys/get_with_user_by_token_hash</c> returns them in one row.</summary>
@@ -53,7 +64,8 @@ public sealed record ApiKeyWithUserRow : ApiKeyRow
 /// </summary>
 public sealed record NewApiKey(
     long UserId, string? Name, string Prefix, byte[] TokenHash, DateTime? ExpiresAt, string[] Scopes,
-    bool Enabled = true, string[]? Permissions = null, string? Meta = null, long? RolledFromId = null);
+    bool Enabled = true, string[]? Permissions = null, string? Meta = null, long? RolledFromId = null,
+    long? Remaining = null, string? RefillInterval = null, long? RefillAmount = null, DateTime? RefilledAt = null);
 
 /// <summary>
 /// A partial update of a key (PATCH): a null <see cref="Enabled"/>, <see cref="Scopes"/> or <see cref="Permissions"/>
@@ -67,7 +79,9 @@ public sealed record ApiKeyUpdate(
     string[]? Scopes = null,
     string[]? Permissions = null,
     bool SetMeta = false, string? Meta = null,
-    bool SetExpiresAt = false, DateTime? ExpiresAt = null);
+    bool SetExpiresAt = false, DateTime? ExpiresAt = null,
+    bool SetRemaining = false, long? Remaining = null,
+    bool SetRefill = false, string? RefillInterval = null, long? RefillAmount = null);
 
 /// <summary>Where a key stands for a roll or an update that found nothing to change (<c>keys/get_state</c>).</summary>
 public sealed record ApiKeyState
@@ -80,6 +94,8 @@ public sealed record ApiKeyState
 
     public string[] Scopes { get; init; } = [];
 
+    public string? RefillInterval { get; init; }
+
     /// <summary>The database's clock when it read the row (expiry is judged by it).</summary>
     public DateTime Now { get; init; }
 }
@@ -88,4 +104,25 @@ public sealed record ApiKeyState
 public sealed record RolledApiKeyRow : ApiKeyRow
 {
     public DateTime? PreviousExpiresAt { get; init; }
+
+    /// <summary>The credits the old key had (they move to the new key).</summary>
+    public long? PreviousRemaining { get; init; }
+}
+
+/// <summary>
+/// What <c>credits/lease</c> handed out: <see cref="Granted"/> units (0: fewer than needed were left), what is left in
+/// the database, the credit epoch a give-back must name, and when the credits were last refilled.
+/// </summary>
+public sealed record CreditLease
+{
+    /// <summary>The key whose credits were leased: the key asked about, or the key that replaced it (a roll).</summary>
+    public long KeyId { get; init; }
+
+    public long Granted { get; init; }
+
+    public long Remaining { get; init; }
+
+    public int Epoch { get; init; }
+
+    public DateTime? RefilledAt { get; init; }
 }

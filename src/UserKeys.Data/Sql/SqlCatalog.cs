@@ -43,6 +43,12 @@ public static class SqlCatalog
         public static readonly SqlStatement Roll = Load("keys/roll");
     }
 
+    public static class Credits
+    {
+        public static readonly SqlStatement Lease = Load("credits/lease");
+        public static readonly SqlStatement GiveBack = Load("credits/give_back");
+    }
+
     public static class Audit
     {
         public static readonly SqlStatement SetActor = Load("audit/set_actor");

@@ -75,6 +75,14 @@ internal sealed record UserKeyJoinRow
 
     public long? KeyRolledFromId { get; init; }
 
+    public long? KeyRemaining { get; init; }
+
+    public string? KeyRefillInterval { get; init; }
+
+    public long? KeyRefillAmount { get; init; }
+
+    public DateTime? KeyRefilledAt { get; init; }
+
     /// <summary>Folds the rows (ordered by user, then key) back into users with their keys, keeping the order.</summary>
     public static IReadOnlyList<UserWithKeys> Group(IEnumerable<UserKeyJoinRow> rows)
     {
@@ -96,7 +104,8 @@ internal sealed record UserKeyJoinRow
                     Id = keyId, UserId = row.Id, Name = row.KeyName, Prefix = row.KeyPrefix!, CreatedAt = row.KeyCreatedAt!.Value,
                     ExpiresAt = row.KeyExpiresAt, RevokedAt = row.KeyRevokedAt, LastUsedAt = row.KeyLastUsedAt,
                     Enabled = row.KeyEnabled ?? true, Scopes = row.KeyScopes ?? [], Permissions = row.KeyPermissions ?? [], Meta = row.KeyMeta,
-                    RolledFromId = row.KeyRolledFromId,
+                    RolledFromId = row.KeyRolledFromId, Remaining = row.KeyRemaining, RefillInterval = row.KeyRefillInterval,
+                    RefillAmount = row.KeyRefillAmount, RefilledAt = row.KeyRefilledAt,
                 });
             }
         }

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+
+namespace UserKeys.Api.Tests;
+
+/// <summary>
+/// The service as a real process on 127.0.0.1 (as the instances of a deployment run it): started on a free port,
+/// ready once <c>/readyz</c> answers 200, stopped with SIGTERM (or killed with SIGKILL, as a crash). Its output is
+/// drained (a full pipe would stall it) and kept for a failing test's message.
+/// </summary>
+internal sealed class ServiceProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
+
+    private ServiceProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+        process.OutputDataReceived += (_, line) => Keep(line.Data);
+        process.ErrorDataReceived += (_, line) => Keep(line.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public int Port { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    public string Output => string.Join('\n', _output);
+
+    public static async Task<ServiceProcess> StartAsync(string connectionString, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var port = FreePort();
+        var settings = new Dictionary<string, string>(environment ?? new Dictionary<string, string>())
+        {
+            ["UserKeys__RateLimits__PerKeyPerSecond"] = "100000",
+            ["UserKeys__RateLimits__FailuresPerAddressPerSecond"] = "100000",
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        var process = CliProcess.Start(connectionString, settings, "--urls", $"http://127.0.0.1:{port}");
+        var service = new ServiceProcess(process, port);
+        using var http = service.Client(null);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                if ((await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK)
+                {
+                    return service;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            if (process.HasExited || clock.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                await service.DisposeAsync();
+                throw new InvalidOperationException($"the service did not become ready on port {port}:\n{service.Output}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    public HttpClient Client(string? token)
+    {
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return client;
+    }
+
+    /// <summary>SIGKILL: a crash; nothing of the process runs after it.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGTERM and wait: the graceful stop a deployment does.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await term.WaitForExitAsync();
+            }
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+
+        _process.Dispose();
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is not null && _output.Count < 2000)
+        {
+            _output.Enqueue(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
