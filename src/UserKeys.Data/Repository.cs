@@ -14,6 +14,7 @@ public abstract class Repository
     {
         // Columns are snake_case (created_at), properties PascalCase (CreatedAt).
         DefaultTypeMap.MatchNamesWithUnderscores = true;
+        SqlMapper.AddTypeHandler(new Keys.RateLimitRules.Handler());
     }
 
     protected Repository(IDbConnection connection, IDbTransaction? transaction)

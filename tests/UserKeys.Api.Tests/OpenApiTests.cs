@@ -98,12 +98,12 @@ public sealed class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         var key = schemas.GetProperty("KeyResponse").GetProperty("properties");
         Assert.Equal(
             ["id", "user_id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at", "enabled", "scopes", "permissions", "meta", "rolled_from_id",
-             "remaining", "refill", "refilled_at"],
+             "remaining", "refill", "refilled_at", "rate_limits"],
             key.EnumerateObject().Select(property => property.Name));
         Assert.Contains("object", key.GetProperty("meta").GetProperty("type").GetRawText());
         var patch = document.GetProperty("paths").GetProperty("/v1/users/{id}/keys/{key_id}").GetProperty("patch").GetProperty("requestBody")
             .GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("properties");
-        Assert.Equal(["name", "enabled", "scopes", "permissions", "meta", "expires_at", "remaining", "refill"], patch.EnumerateObject().Select(property => property.Name));
+        Assert.Equal(["name", "enabled", "scopes", "permissions", "meta", "expires_at", "remaining", "refill", "rate_limits"], patch.EnumerateObject().Select(property => property.Name));
         Assert.Equal(50, patch.GetProperty("permissions").GetProperty("maxItems").GetInt32());
         Assert.Contains("object", patch.GetProperty("meta").GetProperty("type").GetRawText());
         var roll = document.GetProperty("paths").GetProperty("/v1/users/{id}/keys/{key_id}/roll").GetProperty("post").GetProperty("requestBody");

@@ -24,6 +24,7 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
     {
         ["auth/listen"] = "serve: the auth cache's listener, once per (re)connection",
         ["auth/heartbeat"] = "serve: the auth cache's listener, every second",
+        ["rate_limits/purge_windows"] = "serve: the rows of rate limit windows that ended a minute ago are deleted, every minute",
         ["credits/give_back"] = "serve: a limited key's unused credits go back (idle for a second, the key changed, or the service stops)",
     };
 
@@ -135,6 +136,9 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
         await Observe("POST /v1/keys/verify", async () =>
             await (await api.Client().PostJson("/v1/keys/verify", new { token = unverified.Str("token") })).Expect(HttpStatusCode.OK));
         var limited = await api.IssueKey((await api.CreateUserWithKey()).Id, new { remaining = 100 });
+        var rateLimited = await api.IssueKey((await api.CreateUserWithKey()).Id, new { rate_limits = new[] { new { name = "m", limit = 10, duration_ms = 60_000 } } });
+        await Observe("POST /v1/keys/verify (a key with rate limits)", async () =>
+            await (await api.Client().PostJson("/v1/keys/verify", new { token = rateLimited.Str("token") })).Expect(HttpStatusCode.OK));
         await Observe("POST /v1/keys/verify (a key with credits)", async () =>
             await (await api.Client().PostJson("/v1/keys/verify", new { token = limited.Str("token") })).Expect(HttpStatusCode.OK));
         await Observe("GET /readyz; serve (start-up schema check)", async () => await (await api.Client().GetAsync("/readyz")).Expect(HttpStatusCode.OK));

@@ -38,6 +38,7 @@ public sealed partial class QueryPlanTests(ITestOutputHelper output)
             ["before_id"] = long.MaxValue, ["cutoff"] = DateTime.UtcNow.AddDays(-365), ["batch_size"] = 1000,
             ["need"] = 1L, ["want"] = 64L, ["units"] = 3L, ["epoch"] = 0, ["remaining"] = 100L, ["refill_interval"] = "daily",
             ["refill_amount"] = 100L, ["refilled_at"] = (DateTime?)null, ["set_remaining"] = false, ["set_refill"] = false,
+            ["rate_limits"] = "[]", ["duration_ms"] = 60_000L, ["before"] = DateTime.UtcNow.AddMinutes(-1),
         };
 
         var rows = new List<string>();

@@ -5,4 +5,4 @@ UPDATE api_keys
 SET revoked_at = COALESCE(revoked_at, now())
 WHERE id = @id AND user_id = @user_id
 RETURNING id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at, enabled, scopes, permissions, meta,
-          rolled_from_id, remaining, refill_interval, refill_amount, refilled_at
+          rolled_from_id, remaining, refill_interval, refill_amount, refilled_at, rate_limits

@@ -21,5 +21,5 @@ WHERE k.id = old.id
   AND k.revoked_at IS NULL
   AND (k.expires_at IS NULL OR k.expires_at > now())
 RETURNING k.id, k.user_id, k.name, k.prefix, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, k.enabled, k.scopes,
-          k.permissions, k.meta, k.rolled_from_id, k.remaining, k.refill_interval, k.refill_amount, k.refilled_at,
+          k.permissions, k.meta, k.rolled_from_id, k.remaining, k.refill_interval, k.refill_amount, k.refilled_at, k.rate_limits,
           old.expires_at AS previous_expires_at, old.remaining AS previous_remaining

@@ -19,7 +19,8 @@ SELECT p.id, p.email, p.name, p.role, p.created_at,
        k.remaining    AS key_remaining,
        k.refill_interval AS key_refill_interval,
        k.refill_amount AS key_refill_amount,
-       k.refilled_at  AS key_refilled_at
+       k.refilled_at  AS key_refilled_at,
+       k.rate_limits  AS key_rate_limits
 FROM (SELECT id, email, name, role, created_at
       FROM users
       WHERE lower(email) = lower(@email)) p

@@ -19,7 +19,10 @@ internal sealed record Verification(CachedKey? Entry, string? Reason)
     /// <summary>Only from verify: the key's credits do not cover the verification's cost.</summary>
     public const string UsageExceeded = "usage_exceeded";
 
-    /// <summary>Not a verdict on the token: the client address used up its failed checks (429).</summary>
+    /// <summary>
+    /// From verify: one of the key's rate limits has no units left in its window. Also, internally, not a verdict on
+    /// the token at all: the client address used up its failed checks (<see cref="TooMany"/>: 429).
+    /// </summary>
     public const string RateLimited = "rate_limited";
 
     /// <summary>The key and its user as the caller sees them (with the latest use this instance knows of).</summary>

@@ -93,6 +93,7 @@ internal sealed class RequestTimestampConverter : JsonConverter<DateTimeOffset>
 [JsonSerializable(typeof(RollKeyRequest))]
 [JsonSerializable(typeof(JsonElement?))]
 [JsonSerializable(typeof(Refill))]
+[JsonSerializable(typeof(IReadOnlyList<UserKeys.Data.Keys.RateLimitRule>))]
 [JsonSerializable(typeof(long?))]
 [JsonSerializable(typeof(int?))]
 [JsonSerializable(typeof(bool?))]

@@ -312,3 +312,61 @@ internal sealed class RefillRuleAttribute : ValidationAttribute
         return problems.Count == 0 ? ValidationResult.Success : new ValidationResult(string.Join("\n", problems));
     }
 }
+
+/// <summary>
+/// A key's rate limits: at most <see cref="MaxCount"/>, names unique, each name 1 to 100 characters of
+/// <c>A-Z a-z 0-9 . _ : -</c>, <c>limit</c> 1..1,000,000, <c>duration_ms</c> 1,000..86,400,000.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Parameter)]
+internal sealed class RateLimitListAttribute : ValidationAttribute
+{
+    public const int MaxCount = 5;
+    public const long MaxLimit = 1_000_000;
+    public const long MinDurationMs = 1_000;
+    public const long MaxDurationMs = 86_400_000;
+
+    protected override ValidationResult? IsValid(object? value, ValidationContext validationContext)
+    {
+        if (value is not IReadOnlyList<Data.Keys.RateLimitRule> rules)
+        {
+            return ValidationResult.Success;
+        }
+
+        var problems = new List<string>();
+        if (rules.Count > MaxCount)
+        {
+            problems.Add($"must have at most {MaxCount} entries");
+        }
+
+        for (var i = 0; i < rules.Count; i++)
+        {
+            var rule = rules[i];
+            if (rule is null)
+            {
+                problems.Add($"[{i}] must be an object");
+                continue;
+            }
+
+            if (rule.Name is not { Length: > 0 and <= 100 } name || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-'))
+            {
+                problems.Add($"[{i}].name must be 1 to 100 characters of A-Z a-z 0-9 . _ : -");
+            }
+            else if (rules.Take(i).Any(other => other?.Name == rule.Name))
+            {
+                problems.Add($"[{i}].name '{rule.Name}' is used twice (names are unique per key)");
+            }
+
+            if (rule.Limit is < 1 or > MaxLimit)
+            {
+                problems.Add($"[{i}].limit must be from 1 to {MaxLimit}");
+            }
+
+            if (rule.DurationMs is < MinDurationMs or > MaxDurationMs)
+            {
+                problems.Add($"[{i}].duration_ms must be from {MinDurationMs} to {MaxDurationMs}");
+            }
+        }
+
+        return problems.Count == 0 ? ValidationResult.Success : new ValidationResult(string.Join("\n", problems));
+    }
+}

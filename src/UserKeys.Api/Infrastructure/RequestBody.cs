@@ -273,9 +273,12 @@ internal static class RequestBody
                 return element.ValueKind == JsonValueKind.Number ? "must be a whole number in range" : $"must be a whole number, not {Describe(element.ValueKind)}";
             }
 
-            // A nested record describes its own shape ([Description] on the type).
-            var shape = System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.ComponentModel.DescriptionAttribute>(type)?.Description;
-            return shape is null ? $"must be {type.Name}, not {Describe(element.ValueKind)}" : $"must be {shape} or null";
+            // A nested record describes its own shape ([Description] on the type), also as an array's items.
+            var itemType = type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IReadOnlyList<>) ? type.GetGenericArguments()[0] : null;
+            var shape = System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.ComponentModel.DescriptionAttribute>(itemType ?? type)?.Description;
+            return shape is null ? $"must be {type.Name}, not {Describe(element.ValueKind)}"
+                : itemType is null ? $"must be {shape} or null"
+                : $"must be an array of {shape}, or null";
         }
 
         public void Check(object? value, object? instance, IServiceProvider? services, ref Dictionary<string, string[]>? errors)

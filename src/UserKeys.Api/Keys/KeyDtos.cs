@@ -8,24 +8,24 @@ namespace UserKeys.Api.Keys;
 public sealed record KeyResponse(
     long Id, long UserId, string? Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt,
     bool Enabled, IReadOnlyList<string> Scopes, IReadOnlyList<string> Permissions, RawJson? Meta, long? RolledFromId,
-    long? Remaining, Refill? Refill, DateTime? RefilledAt)
+    long? Remaining, Refill? Refill, DateTime? RefilledAt, IReadOnlyList<RateLimitRule> RateLimits)
 {
     internal static KeyResponse From(ApiKeyRow row) =>
         new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt,
             row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId,
-            row.Remaining, Refill.From(row), row.RefilledAt);
+            row.Remaining, Refill.From(row), row.RefilledAt, row.RateLimits.Rules);
 }
 
 /// <summary>A key as its creation (or its roll) returns it, the only time the token is ever shown.</summary>
 public sealed record CreatedKeyResponse(
     long Id, long UserId, string? Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt,
     bool Enabled, IReadOnlyList<string> Scopes, IReadOnlyList<string> Permissions, RawJson? Meta, long? RolledFromId,
-    long? Remaining, Refill? Refill, DateTime? RefilledAt, string Token)
+    long? Remaining, Refill? Refill, DateTime? RefilledAt, IReadOnlyList<RateLimitRule> RateLimits, string Token)
 {
     internal static CreatedKeyResponse From(ApiKeyRow row, string token) =>
         new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt,
             row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId,
-            row.Remaining, Refill.From(row), row.RefilledAt, token);
+            row.Remaining, Refill.From(row), row.RefilledAt, row.RateLimits.Rules, token);
 }
 
 /// <summary>
@@ -76,6 +76,10 @@ public sealed record CreateKeyRequest : IRequestBody<CreateKeyRequest>
     /// <summary>Admins only (a member sending it: 403). Without <see cref="Remaining"/>, remaining starts at its amount.</summary>
     [RefillRule]
     public Optional<Refill?> Refill { get; init; }
+
+    /// <summary>Admins only (a member sending it: 403). Up to 5, names unique.</summary>
+    [RateLimitList]
+    public Optional<IReadOnlyList<RateLimitRule>?> RateLimits { get; init; }
 }
 
 /// <summary>
@@ -112,6 +116,10 @@ public sealed record UpdateKeyRequest : IRequestBody<UpdateKeyRequest>
     /// <summary>Admins only (403). Null clears it (remaining stays).</summary>
     [RefillRule]
     public Optional<Refill?> Refill { get; init; }
+
+    /// <summary>Admins only (403). Replaces them all; null or [] removes them.</summary>
+    [RateLimitList]
+    public Optional<IReadOnlyList<RateLimitRule>?> RateLimits { get; init; }
 }
 
 /// <summary>
@@ -147,7 +155,8 @@ public sealed record VerifyRequest : IRequestBody<VerifyRequest>
 /// The verdict on a token: <c>{"valid": true, "key", "user", "remaining", "rate_limits"}</c> or
 /// <c>{"valid": false, "reason"}</c>, the reason one of <c>malformed</c>, <c>not_found</c>, <c>revoked</c>,
 /// <c>expired</c>, <c>disabled</c>, <c>insufficient_permissions</c>, <c>rate_limited</c>, <c>usage_exceeded</c>.
-/// <c>remaining</c>: the key's credits after this verification (null: unlimited).
+/// <c>remaining</c>: the key's credits after this verification (null: unlimited). A <c>rate_limited</c> refusal names the
+/// limit (<c>rate_limit</c>) and when its window ends (<c>reset_at</c>).
 /// </summary>
 public sealed record VerifyResponse(
     bool Valid,
@@ -155,7 +164,16 @@ public sealed record VerifyResponse(
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] Users.UserResponse? User,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] Units? Remaining,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<RateLimitState>? RateLimits,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Reason);
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Reason)
+{
+    /// <summary>With <c>rate_limited</c>: the limit that refused the verification.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? RateLimit { get; init; }
+
+    /// <summary>With <c>rate_limited</c>: when that limit's window ends.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public DateTime? ResetAt { get; init; }
+}
 
 /// <summary>One rate limit of a key after a verification: what is left of its current window, and when that ends.</summary>
 public sealed record RateLimitState(string Name, long Limit, long Remaining, DateTime ResetAt);

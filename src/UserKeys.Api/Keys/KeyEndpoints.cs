@@ -22,6 +22,7 @@ internal static class KeyEndpoints
         var service = app.ServiceProvider.GetRequiredService<KeyService>();
         var verifier = app.ServiceProvider.GetRequiredService<KeyVerifier>();
         var credits = app.ServiceProvider.GetRequiredService<Usage.CreditLeases>();
+        var rateLimits = app.ServiceProvider.GetRequiredService<Usage.RateLimitLeases>();
 
         keys.MapPost("/", (long id, CreateKeyRequest body, Caller caller, CancellationToken cancellationToken) =>
                 CreateAsync(id, body, caller, service, database, cancellationToken))
@@ -94,7 +95,7 @@ internal static class KeyEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         app.MapPost("/v1/keys/verify", (HttpContext context, VerifyRequest body, CancellationToken cancellationToken) =>
-                VerifyAsync(context, body, verifier, credits, cancellationToken))
+                VerifyAsync(context, body, verifier, credits, rateLimits, cancellationToken))
             .WithTags("Keys")
             .AllowAnonymousOrCaller()
             .RequireScope(Scopes.KeysVerify)
@@ -119,7 +120,8 @@ internal static class KeyEndpoints
     {
         var key = new KeyRequest(body.Name, body.ExpiresAt?.UtcDateTime, body.Scopes, body.Enabled ?? true, body.Permissions, Meta(body.Meta))
         {
-            Remaining = body.Remaining.Value, Refill = body.Refill.Value, SetsUsageControl = body.Remaining.IsSet || body.Refill.IsSet,
+            Remaining = body.Remaining.Value, Refill = body.Refill.Value, RateLimits = Rules(body.RateLimits.Value),
+            SetsUsageControl = body.Remaining.IsSet || body.Refill.IsSet || body.RateLimits.IsSet,
         };
         var created = await database.WriteAsync(caller.Actor, unit => keys.CreateAsync(unit, caller, id, key, cancellationToken), cancellationToken);
         return JsonResults.Created($"/v1/users/{id}/keys/{created.Id}", created);
@@ -137,7 +139,8 @@ internal static class KeyEndpoints
             SetMeta: body.Meta.IsSet, Meta: Meta(body.Meta.Value),
             SetExpiresAt: body.ExpiresAt.IsSet, ExpiresAt: body.ExpiresAt.Value?.UtcDateTime,
             SetRemaining: body.Remaining.IsSet, Remaining: body.Remaining.Value,
-            SetRefill: body.Refill.IsSet, RefillInterval: body.Refill.Value?.Interval, RefillAmount: body.Refill.Value?.Amount);
+            SetRefill: body.Refill.IsSet, RefillInterval: body.Refill.Value?.Interval, RefillAmount: body.Refill.Value?.Amount,
+            RateLimits: body.RateLimits.IsSet ? Rules(body.RateLimits.Value) : null);
         return JsonResults.Ok(await database.WriteAsync(caller.Actor, unit => keys.UpdateAsync(unit, caller, update, cancellationToken), cancellationToken));
     }
 
@@ -148,6 +151,8 @@ internal static class KeyEndpoints
             caller.Actor, unit => keys.RollAsync(unit, caller, id, keyId, body.GraceSeconds ?? 0, cancellationToken), cancellationToken);
         return JsonResults.Created($"/v1/users/{id}/keys/{created.Id}", created);
     }
+
+    private static RateLimitRules Rules(IReadOnlyList<RateLimitRule>? rules) => rules is { Count: > 0 } ? new RateLimitRules(rules) : RateLimitRules.None;
 
     /// <summary>A meta object as the database stores it (compact JSON text); JSON null is no meta.</summary>
     private static string? Meta(System.Text.Json.JsonElement? meta) =>
@@ -178,7 +183,8 @@ internal static class KeyEndpoints
     /// against their address) or with a key of theirs that holds keys:verify (limited per that key).
     /// </summary>
     private static async Task<JsonOk<VerifyResponse>> VerifyAsync(
-        HttpContext context, VerifyRequest body, KeyVerifier verifier, Usage.CreditLeases credits, CancellationToken cancellationToken)
+        HttpContext context, VerifyRequest body, KeyVerifier verifier, Usage.CreditLeases credits, Usage.RateLimitLeases rateLimits,
+        CancellationToken cancellationToken)
     {
         var address = context.Features.Get<Caller>() is null ? RateLimits.ClientAddress(context) : null;
         var verification = await verifier.VerifyAsync(body.Token, address, cancellationToken);
@@ -196,16 +202,35 @@ internal static class KeyEndpoints
                 return new JsonOk<VerifyResponse>(Refusals[Verification.InsufficientPermissions]);
             }
 
-            if (entry.Row.Remaining is null)
+            var key = entry.Row;
+            if (key.Remaining is null && key.RateLimits.IsEmpty)
             {
-                return new JsonOk<VerifyResponse>(entry.Rendered(static key => JsonResults.Render(Valid(key, null))));
+                return new JsonOk<VerifyResponse>(entry.Rendered(static key => JsonResults.Render(Valid(key, null, []))));
             }
 
-            // Credits: taken from what this instance leased (a refusal takes nothing).
-            var (granted, remaining) = await credits.TakeAsync(entry.Row, body.Cost ?? 1, cancellationToken);
-            return granted
-                ? new JsonOk<VerifyResponse>(Valid(entry.Current, remaining))
-                : new JsonOk<VerifyResponse>(Refusals[Verification.UsageExceeded]);
+            // Rate limits, then credits, each taken from what this instance leased; a refusal takes nothing.
+            var cost = body.Cost ?? 1;
+            var limited = await rateLimits.TakeAsync(key, cost, cancellationToken);
+            if (!limited.Granted)
+            {
+                return new JsonOk<VerifyResponse>(new VerifyResponse(false, null, null, null, null, Verification.RateLimited)
+                {
+                    RateLimit = limited.RefusedBy, ResetAt = limited.ResetAt,
+                });
+            }
+
+            long? remaining = null;
+            if (key.Remaining is not null)
+            {
+                (var granted, remaining) = await credits.TakeAsync(key, cost, cancellationToken);
+                if (!granted)
+                {
+                    rateLimits.GiveBack(key, limited, cost);
+                    return new JsonOk<VerifyResponse>(Refusals[Verification.UsageExceeded]);
+                }
+            }
+
+            return new JsonOk<VerifyResponse>(Valid(entry.Current, remaining, limited.States));
         }
 
         return new JsonOk<VerifyResponse>(Refusals.GetValueOrDefault(verification.Reason!)
@@ -231,8 +256,8 @@ internal static class KeyEndpoints
         return true;
     }
 
-    private static VerifyResponse Valid(Data.Keys.ApiKeyWithUserRow key, long? remaining) =>
-        new(true, KeyResponse.From(key), UserResponse.From(new Caller(key).User), new Units(remaining), [], null);
+    private static VerifyResponse Valid(ApiKeyWithUserRow key, long? remaining, IReadOnlyList<RateLimitState> rateLimits) =>
+        new(true, KeyResponse.From(key), UserResponse.From(new Caller(key).User), new Units(remaining), rateLimits, null);
 
     private static VerifyResponse Refusal(string reason) => new(false, null, null, null, null, reason);
 

@@ -19,6 +19,8 @@ internal sealed record KeyRequest(
 
     public Refill? Refill { get; init; }
 
+    public RateLimitRules? RateLimits { get; init; }
+
     /// <summary>Whether the request names remaining, refill or rate_limits at all (admins only).</summary>
     public bool SetsUsageControl { get; init; }
 }
@@ -45,7 +47,8 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
         var row = await InsertAsync(unit, new NewApiKey(
                 userId, key.Name, issued.Prefix, issued.Hash, granted.ExpiresAt, granted.Scopes,
                 key.Enabled, PermissionListAttribute.Normalize(key.Permissions ?? []), key.Meta,
-                Remaining: key.Remaining ?? key.Refill?.Amount, RefillInterval: key.Refill?.Interval, RefillAmount: key.Refill?.Amount),
+                Remaining: key.Remaining ?? key.Refill?.Amount, RefillInterval: key.Refill?.Interval, RefillAmount: key.Refill?.Amount,
+                RateLimits: key.RateLimits),
             cancellationToken).ConfigureAwait(false);
         return CreatedKeyResponse.From(row, issued.Token);
     }
@@ -72,7 +75,7 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
     public async Task<KeyResponse> UpdateAsync(UnitOfWork unit, Caller caller, ApiKeyUpdate update, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, update.UserId);
-        EnsureMaySetUsageControl(caller, update.SetRemaining || update.SetRefill);
+        EnsureMaySetUsageControl(caller, update.SetRemaining || update.SetRefill || update.RateLimits is not null);
         if (update.SetExpiresAt && caller.Key.ExpiresAt is { } limit && (update.ExpiresAt is not { } expiry || expiry > limit))
         {
             throw new ValidationError("expires_at", update.ExpiresAt is null
@@ -102,7 +105,7 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
 
     /// <summary>
     /// Rolls a key in one transaction: a new key with the old one's name, scopes, permissions, meta, enabled state,
-    /// credits and refill, and expiry (bounded by the calling key's), <c>rolled_from_id</c> set; the old key ends
+    /// credits, refill and rate limits, and expiry (bounded by the calling key's), <c>rolled_from_id</c> set; the old key ends
     /// <paramref name="graceSeconds"/> from now, never later than it would have.
     /// </summary>
     /// <exception cref="NotFoundError">The user has no such key (or the caller may not see it).</exception>
@@ -124,7 +127,7 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
         // The credits move to the new key (the old one draws on them during its grace: credits/lease follows rolls).
         var row = await InsertAsync(unit, new NewApiKey(
             userId, old.Name, issued.Prefix, issued.Hash, expiresAt, granted.Scopes, old.Enabled, old.Permissions, old.Meta, old.Id,
-            old.PreviousRemaining, old.RefillInterval, old.RefillAmount, old.RefilledAt),
+            old.PreviousRemaining, old.RefillInterval, old.RefillAmount, old.RefilledAt, old.RateLimits),
             cancellationToken).ConfigureAwait(false);
         KeyChanged(unit, keyId);
         return CreatedKeyResponse.From(row, issued.Token);

@@ -27,7 +27,8 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
                     user_id = key.UserId, name = key.Name, prefix = key.Prefix, token_hash = key.TokenHash, expires_at = key.ExpiresAt,
                     enabled = key.Enabled, scopes = key.Scopes, permissions = key.Permissions ?? [], meta = key.Meta,
                     rolled_from_id = key.RolledFromId, remaining = key.Remaining, refill_interval = key.RefillInterval,
-                    refill_amount = key.RefillAmount, refilled_at = key.RefilledAt, max_keys = maxKeys,
+                    refill_amount = key.RefillAmount, refilled_at = key.RefilledAt, rate_limits = (key.RateLimits ?? RateLimitRules.None).ToJson(),
+                    max_keys = maxKeys,
                 },
                 cancellationToken)).ConfigureAwait(false);
         }
@@ -86,7 +87,7 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
                 scopes = update.Scopes, permissions = update.Permissions, set_meta = update.SetMeta, meta = update.Meta,
                 set_expires_at = update.SetExpiresAt, expires_at = update.ExpiresAt, set_remaining = update.SetRemaining,
                 remaining = update.Remaining, set_refill = update.SetRefill, refill_interval = update.RefillInterval,
-                refill_amount = update.RefillAmount,
+                refill_amount = update.RefillAmount, rate_limits = update.RateLimits?.ToJson(),
             },
             cancellationToken));
     }
@@ -114,6 +115,20 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
     /// <summary>Returns leased, unused units, unless the key's credits were set outright since (another epoch): 0 rows then.</summary>
     public Task<int> GiveBackCreditsAsync(long id, long units, int epoch, CancellationToken cancellationToken) =>
         Connection.ExecuteAsync(Command(SqlCatalog.Credits.GiveBack, new { id, units, epoch }, cancellationToken));
+
+    /// <summary>Leases units of one rate limit's current window (the database's clock decides which window).</summary>
+    public Task<RateLimitLease> LeaseRateLimitAsync(long keyId, RateLimitRule rule, long need, long want, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        return Connection.QuerySingleAsync<RateLimitLease>(Command(
+            SqlCatalog.RateLimits.Lease,
+            new { key_id = keyId, name = rule.Name, limit = rule.Limit, duration_ms = rule.DurationMs, need, want },
+            cancellationToken));
+    }
+
+    /// <summary>Deletes the rows of windows that ended before <paramref name="before"/>; how many.</summary>
+    public Task<int> PurgeRateWindowsAsync(DateTime before, CancellationToken cancellationToken) =>
+        Connection.ExecuteAsync(Command(SqlCatalog.RateLimits.PurgeWindows, new { before }, cancellationToken));
 
     /// <summary>Sets <c>last_used_at</c> to now unless it was set within the last minute; the new value, or null when it did not write.</summary>
     public Task<DateTime?> TouchLastUsedAsync(long id, CancellationToken cancellationToken) =>

@@ -44,6 +44,9 @@ public record ApiKeyRow
 
     /// <summary>The start of the UTC period the credits were last refilled for.</summary>
     public DateTime? RefilledAt { get; init; }
+
+    /// <summary>Up to 5 named rate limits (migration 0012).</summary>
+    public RateLimitRules RateLimits { get; init; } = RateLimitRules.None;
 }
 
 /// <summary>A key with its user, as <c>keys/get_with_user_by_token_hash</c> returns them in one row.</summary>
@@ -65,7 +68,8 @@ public sealed record ApiKeyWithUserRow : ApiKeyRow
 public sealed record NewApiKey(
     long UserId, string? Name, string Prefix, byte[] TokenHash, DateTime? ExpiresAt, string[] Scopes,
     bool Enabled = true, string[]? Permissions = null, string? Meta = null, long? RolledFromId = null,
-    long? Remaining = null, string? RefillInterval = null, long? RefillAmount = null, DateTime? RefilledAt = null);
+    long? Remaining = null, string? RefillInterval = null, long? RefillAmount = null, DateTime? RefilledAt = null,
+    RateLimitRules? RateLimits = null);
 
 /// <summary>
 /// A partial update of a key (PATCH): a null <see cref="Enabled"/>, <see cref="Scopes"/> or <see cref="Permissions"/>
@@ -81,7 +85,8 @@ public sealed record ApiKeyUpdate(
     bool SetMeta = false, string? Meta = null,
     bool SetExpiresAt = false, DateTime? ExpiresAt = null,
     bool SetRemaining = false, long? Remaining = null,
-    bool SetRefill = false, string? RefillInterval = null, long? RefillAmount = null);
+    bool SetRefill = false, string? RefillInterval = null, long? RefillAmount = null,
+    RateLimitRules? RateLimits = null);
 
 /// <summary>Where a key stands for a roll or an update that found nothing to change (<c>keys/get_state</c>).</summary>
 public sealed record ApiKeyState

@@ -49,6 +49,12 @@ public static class SqlCatalog
         public static readonly SqlStatement GiveBack = Load("credits/give_back");
     }
 
+    public static class RateLimits
+    {
+        public static readonly SqlStatement Lease = Load("rate_limits/lease");
+        public static readonly SqlStatement PurgeWindows = Load("rate_limits/purge_windows");
+    }
+
     public static class Audit
     {
         public static readonly SqlStatement SetActor = Load("audit/set_actor");

@@ -83,6 +83,8 @@ internal sealed record UserKeyJoinRow
 
     public DateTime? KeyRefilledAt { get; init; }
 
+    public Keys.RateLimitRules? KeyRateLimits { get; init; }
+
     /// <summary>Folds the rows (ordered by user, then key) back into users with their keys, keeping the order.</summary>
     public static IReadOnlyList<UserWithKeys> Group(IEnumerable<UserKeyJoinRow> rows)
     {
@@ -105,7 +107,7 @@ internal sealed record UserKeyJoinRow
                     ExpiresAt = row.KeyExpiresAt, RevokedAt = row.KeyRevokedAt, LastUsedAt = row.KeyLastUsedAt,
                     Enabled = row.KeyEnabled ?? true, Scopes = row.KeyScopes ?? [], Permissions = row.KeyPermissions ?? [], Meta = row.KeyMeta,
                     RolledFromId = row.KeyRolledFromId, Remaining = row.KeyRemaining, RefillInterval = row.KeyRefillInterval,
-                    RefillAmount = row.KeyRefillAmount, RefilledAt = row.KeyRefilledAt,
+                    RefillAmount = row.KeyRefillAmount, RefilledAt = row.KeyRefilledAt, RateLimits = row.KeyRateLimits ?? Keys.RateLimitRules.None,
                 });
             }
         }
