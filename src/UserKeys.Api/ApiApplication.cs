@@ -45,6 +45,8 @@ internal static class ApiApplication
         services.AddHostedService<AuthCacheListener>();
         services.AddSingleton<Usage.CreditLeases>();
         services.AddHostedService(provider => provider.GetRequiredService<Usage.CreditLeases>());
+        services.AddSingleton<Usage.UsageCounter>();
+        services.AddHostedService(provider => provider.GetRequiredService<Usage.UsageCounter>());
         services.AddSingleton<Usage.RateLimitLeases>();
         services.AddHostedService(provider => provider.GetRequiredService<Usage.RateLimitLeases>());
         services.AddSingleton<AuditRetention>();

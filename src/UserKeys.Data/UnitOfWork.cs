@@ -35,6 +35,7 @@ public sealed class UnitOfWork : IAsyncDisposable
     private ApiKeyRepository? _keys;
     private ServiceSecretRepository? _secrets;
     private AuditRepository? _audit;
+    private Usage.UsageRepository? _usage;
     private bool _committed;
     private List<Action>? _afterCommit;
 
@@ -55,6 +56,8 @@ public sealed class UnitOfWork : IAsyncDisposable
     public ServiceSecretRepository Secrets => _secrets ??= new ServiceSecretRepository(Connection, Transaction);
 
     public AuditRepository Audit => _audit ??= new AuditRepository(Connection, Transaction);
+
+    public Usage.UsageRepository Usage => _usage ??= new Usage.UsageRepository(Connection, Transaction);
 
     /// <summary>Opens the connection and begins; a read-write unit of work with an <paramref name="actor"/> names it for the audit triggers.</summary>
     internal async Task OpenAsync(NpgsqlDataSource dataSource, AuditActor? actor, CancellationToken cancellationToken)

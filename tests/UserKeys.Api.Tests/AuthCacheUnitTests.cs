@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using UserKeys.Api.Auth;
@@ -54,7 +55,11 @@ public sealed class AuthCacheUnitTests : IDisposable
         _cache = new AuthCache(_clock, options);
         _cache.SetListening(true);
         _cache.Heard(_clock.GetUtcNow());
-        _verifier = new KeyVerifier(_store, _cache, new FailureLimiter(options), _clock);
+        // Counting is in memory; this database is never reached (nothing flushes in these tests).
+        var unreachable = Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1");
+        var runner = new UnitOfWorkRunner(unreachable, new Data.UnitOfWorkFactory(unreachable), NullLogger<UnitOfWorkRunner>.Instance);
+        var usage = new Usage.UsageCounter(runner, _clock, options, NullLogger<Usage.UsageCounter>.Instance);
+        _verifier = new KeyVerifier(_store, _cache, new FailureLimiter(options), usage, _clock);
     }
 
     private ApiKeyWithUserRow Row(long id = 7, DateTime? revokedAt = null, long userId = 3) => new()

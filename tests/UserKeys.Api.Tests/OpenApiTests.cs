@@ -22,6 +22,7 @@ public sealed class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         { "patch", "/v1/users/{id}/keys/{key_id}", ["200", "400", "401", "403", "404", "429"] },
         { "post", "/v1/users/{id}/keys/{key_id}/roll", ["201", "400", "401", "403", "404", "409", "429"] },
         { "get", "/v1/audit", ["200", "400", "401", "403", "429"] },
+        { "get", "/v1/users/{id}/keys/{key_id}/usage", ["200", "400", "401", "403", "404", "429"] },
         { "get", "/v1/users/{id}/audit", ["200", "400", "401", "403", "404", "429"] },
         { "post", "/v1/provision", ["201", "400", "401", "403", "409", "429"] },
         { "post", "/v1/keys/verify", ["200", "400", "401", "403", "429"] },

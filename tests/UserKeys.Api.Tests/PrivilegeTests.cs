@@ -151,6 +151,7 @@ public sealed class PrivilegeTests(SmallCapFactory api) : IClassFixture<SmallCap
             ["PATCH /v1/users/{id:long}/keys/{key_id:long}"] = (false, false, Scopes.KeysWrite),
             ["POST /v1/users/{id:long}/keys/{key_id:long}/roll"] = (false, false, Scopes.KeysWrite),
             ["GET /v1/audit"] = (false, true, Scopes.AuditRead),
+            ["GET /v1/users/{id:long}/keys/{key_id:long}/usage"] = (false, false, Scopes.KeysRead),
             ["GET /v1/users/{id:long}/audit"] = (false, false, Scopes.AuditRead),
             ["POST /v1/provision"] = (false, true, Scopes.UsersWrite),
             ["POST /v1/keys/verify"] = (false, false, Scopes.KeysVerify),

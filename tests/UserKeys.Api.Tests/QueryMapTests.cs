@@ -24,6 +24,8 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
     {
         ["auth/listen"] = "serve: the auth cache's listener, once per (re)connection",
         ["auth/heartbeat"] = "serve: the auth cache's listener, every second",
+        ["usage/flush"] = "serve: every instance's usage counts, every 5 s and when it stops",
+        ["usage/purge"] = "serve: usage buckets older than UserKeys__UsageRetentionDays, once an hour",
         ["rate_limits/purge_windows"] = "serve: the rows of rate limit windows that ended a minute ago are deleted, every minute",
         ["credits/give_back"] = "serve: a limited key's unused credits go back (idle for a second, the key changed, or the service stops)",
     };
@@ -120,6 +122,10 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
             await (await admin.PostJson($"/v1/users/{member.Id}/keys/{governed.Long("id")}/roll", new { grace_seconds = 60 })).Expect(HttpStatusCode.Created));
         await Observe("POST /v1/users/{id}/keys/{key_id}/roll (409: why)", async () =>
             await (await admin.PostJson($"/v1/users/{member.Id}/keys/{governed.Long("id")}/roll", new { })).Expect(HttpStatusCode.Conflict));
+        await Observe("GET /v1/users/{id}/keys/{key_id}/usage", async () =>
+            await (await admin.GetAsync($"/v1/users/{member.Id}/keys/{governed.Long("id")}/usage")).Expect(HttpStatusCode.OK));
+        await Observe("GET /v1/users/{id}/keys/{key_id}/usage?granularity=day", async () =>
+            await (await admin.GetAsync($"/v1/users/{member.Id}/keys/{governed.Long("id")}/usage?granularity=day")).Expect(HttpStatusCode.OK));
         var audit = await ObserveResult("GET /v1/audit", async () => await (await admin.GetAsync("/v1/audit?limit=1")).Expect(HttpStatusCode.OK));
         await Observe("GET /v1/audit?after=", async () =>
             await (await admin.GetAsync($"/v1/audit?limit=1&after={Uri.EscapeDataString(audit.Str("next_cursor"))}")).Expect(HttpStatusCode.OK));

@@ -39,6 +39,9 @@ public sealed partial class QueryPlanTests(ITestOutputHelper output)
             ["need"] = 1L, ["want"] = 64L, ["units"] = 3L, ["epoch"] = 0, ["remaining"] = 100L, ["refill_interval"] = "daily",
             ["refill_amount"] = 100L, ["refilled_at"] = (DateTime?)null, ["set_remaining"] = false, ["set_refill"] = false,
             ["rate_limits"] = "[]", ["duration_ms"] = 60_000L, ["before"] = DateTime.UtcNow.AddMinutes(-1),
+            ["key_ids"] = new[] { sample.Id }, ["hours"] = new[] { DateTime.UtcNow.Date }, ["valid"] = new[] { 1L }, ["revoked"] = new[] { 0L },
+            ["expired"] = new[] { 0L }, ["disabled"] = new[] { 0L }, ["insufficient_permissions"] = new[] { 0L }, ["rate_limited"] = new[] { 0L },
+            ["usage_exceeded"] = new[] { 0L }, ["from"] = DateTime.UtcNow.Date.AddDays(-1), ["to"] = DateTime.UtcNow.Date,
         };
 
         var rows = new List<string>();

@@ -25,7 +25,7 @@ namespace UserKeys.Api.Auth;
 /// locks (partition lookup, policy cache, AppContext switches) were contended under load.
 /// </summary>
 internal sealed class AccessMiddleware(
-    RequestDelegate next, KeyVerifier verifier, FailureLimiter failures, KeyRateLimiter perKey, IProblemDetailsService problems)
+    RequestDelegate next, KeyVerifier verifier, FailureLimiter failures, KeyRateLimiter perKey, Usage.UsageCounter usage, IProblemDetailsService problems)
 {
     private const int MaxHeaderLength = 1024;
 
@@ -70,6 +70,7 @@ internal sealed class AccessMiddleware(
             return;
         }
 
+        usage.Count(key.Id, Usage.UsageOutcome.Valid);
         var caller = new Caller(key, RequestIds.Of(context));
         if (rule.Refusal(caller) is { } reason)
         {

@@ -57,9 +57,10 @@ internal sealed class DatabaseKeyStore(UnitOfWorkRunner database) : IKeyStore
 /// database), then the cache, then the key and its user by SHA-256 in one statement. Failed checks are
 /// counted against the client address (<see cref="FailureLimiter"/>) when one is given; an address that
 /// used up its failures gets <see cref="Verification.TooMany"/> before any database work, unless the
-/// token is a valid key in the cache. Records use at most once a minute per key.
+/// token is a valid key in the cache. Records use at most once a minute per key, and counts the refusals of a
+/// known key (revoked, expired, disabled) for its usage.
 /// </summary>
-internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimiter failures, TimeProvider clock)
+internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimiter failures, Usage.UsageCounter usage, TimeProvider clock)
 {
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
@@ -112,6 +113,12 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
 
         if (Refusal(entry.Row) is { } reason)
         {
+            usage.Count(entry.Row.Id, reason switch
+            {
+                Verification.Revoked => Usage.UsageOutcome.Revoked,
+                Verification.Expired => Usage.UsageOutcome.Expired,
+                _ => Usage.UsageOutcome.Disabled,
+            });
             return Refuse(reason, address);
         }
 

@@ -46,6 +46,7 @@ internal sealed class UtcTimestampConverter : JsonConverter<DateTime>
 [JsonSerializable(typeof(ProvisionResponse))]
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(Audit.AuditPageResponse))]
+[JsonSerializable(typeof(Usage.UsageResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;
 
 internal sealed record HealthResponse(string Status);

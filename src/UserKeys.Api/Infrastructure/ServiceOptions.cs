@@ -41,6 +41,10 @@ internal sealed class ServiceOptions : IValidatableObject
     [Range(1, 86_400)]
     public int AuditPurgeIntervalSeconds { get; set; } = 3600;
 
+    /// <summary>Hourly usage buckets older than this many days are deleted.</summary>
+    [Range(1, 36_500)]
+    public int UsageRetentionDays { get; set; } = 90;
+
     /// <summary>Proxies whose X-Forwarded-For is believed: addresses or CIDR networks, comma-separated.</summary>
     public string? TrustedProxies { get; set; }
 

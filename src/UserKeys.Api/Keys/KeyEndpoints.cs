@@ -23,6 +23,7 @@ internal static class KeyEndpoints
         var verifier = app.ServiceProvider.GetRequiredService<KeyVerifier>();
         var credits = app.ServiceProvider.GetRequiredService<Usage.CreditLeases>();
         var rateLimits = app.ServiceProvider.GetRequiredService<Usage.RateLimitLeases>();
+        var usage = app.ServiceProvider.GetRequiredService<Usage.UsageCounter>();
 
         keys.MapPost("/", (long id, CreateKeyRequest body, Caller caller, CancellationToken cancellationToken) =>
                 CreateAsync(id, body, caller, service, database, cancellationToken))
@@ -80,6 +81,20 @@ internal static class KeyEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
 
+        keys.MapGet("/{key_id:long}/usage", (long id, [FromRoute(Name = "key_id")] long keyId, Usage.UsageQuery query, Caller caller, CancellationToken cancellationToken) =>
+                UsageAsync(id, keyId, query, caller, database, cancellationToken))
+            .RequireScope(Scopes.KeysRead)
+            .WithName("GetKeyUsage")
+            .WithSummary("A key's verifications and authentications per hour or day, by outcome (admin, or the user itself)")
+            .WithDescription("""
+                Every bucket of the range is listed, zeros included (UTC hours, or UTC days with `granularity=day`). Counts
+                are kept in memory by each instance and written every 5 seconds: they may lag by up to that (a crash loses
+                at most that), never by a database write per verification. At most 31 days of hours or 400 days of days
+                (400 beyond); kept `UserKeys__UsageRetentionDays` (default 90).
+                """)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
         keys.MapPost("/{key_id:long}/revoke", (long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, CancellationToken cancellationToken) =>
                 RevokeAsync(id, keyId, caller, service, database, cancellationToken))
             .RequireScope(Scopes.KeysWrite)
@@ -95,7 +110,7 @@ internal static class KeyEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         app.MapPost("/v1/keys/verify", (HttpContext context, VerifyRequest body, CancellationToken cancellationToken) =>
-                VerifyAsync(context, body, verifier, credits, rateLimits, cancellationToken))
+                VerifyAsync(context, body, verifier, new VerifyServices(credits, rateLimits, usage), cancellationToken))
             .WithTags("Keys")
             .AllowAnonymousOrCaller()
             .RequireScope(Scopes.KeysVerify)
@@ -183,9 +198,9 @@ internal static class KeyEndpoints
     /// against their address) or with a key of theirs that holds keys:verify (limited per that key).
     /// </summary>
     private static async Task<JsonOk<VerifyResponse>> VerifyAsync(
-        HttpContext context, VerifyRequest body, KeyVerifier verifier, Usage.CreditLeases credits, Usage.RateLimitLeases rateLimits,
-        CancellationToken cancellationToken)
+        HttpContext context, VerifyRequest body, KeyVerifier verifier, VerifyServices services, CancellationToken cancellationToken)
     {
+        var (credits, rateLimits, usage) = services;
         var address = context.Features.Get<Caller>() is null ? RateLimits.ClientAddress(context) : null;
         var verification = await verifier.VerifyAsync(body.Token, address, cancellationToken);
         if (verification == Verification.TooMany)
@@ -197,14 +212,16 @@ internal static class KeyEndpoints
         // version); the refusals' answers are rendered once for all.
         if (verification.Entry is { } entry)
         {
-            if (!HoldsAll(entry.Row.Permissions, body.Permissions))
+            var key = entry.Row;
+            if (!HoldsAll(key.Permissions, body.Permissions))
             {
+                usage.Count(key.Id, Usage.UsageOutcome.InsufficientPermissions);
                 return new JsonOk<VerifyResponse>(Refusals[Verification.InsufficientPermissions]);
             }
 
-            var key = entry.Row;
             if (key.Remaining is null && key.RateLimits.IsEmpty)
             {
+                usage.Count(key.Id, Usage.UsageOutcome.Valid);
                 return new JsonOk<VerifyResponse>(entry.Rendered(static key => JsonResults.Render(Valid(key, null, []))));
             }
 
@@ -213,6 +230,7 @@ internal static class KeyEndpoints
             var limited = await rateLimits.TakeAsync(key, cost, cancellationToken);
             if (!limited.Granted)
             {
+                usage.Count(key.Id, Usage.UsageOutcome.RateLimited);
                 return new JsonOk<VerifyResponse>(new VerifyResponse(false, null, null, null, null, Verification.RateLimited)
                 {
                     RateLimit = limited.RefusedBy, ResetAt = limited.ResetAt,
@@ -225,17 +243,39 @@ internal static class KeyEndpoints
                 (var granted, remaining) = await credits.TakeAsync(key, cost, cancellationToken);
                 if (!granted)
                 {
+                    usage.Count(key.Id, Usage.UsageOutcome.UsageExceeded);
                     rateLimits.GiveBack(key, limited, cost);
                     return new JsonOk<VerifyResponse>(Refusals[Verification.UsageExceeded]);
                 }
             }
 
+            usage.Count(key.Id, Usage.UsageOutcome.Valid);
             return new JsonOk<VerifyResponse>(Valid(entry.Current, remaining, limited.States));
         }
 
         return new JsonOk<VerifyResponse>(Refusals.GetValueOrDefault(verification.Reason!)
             ?? JsonResults.Render(Refusal(verification.Reason!)));
     }
+
+    /// <summary>One snapshot: the key's existence and its buckets agree.</summary>
+    private static async Task<JsonOk<Usage.UsageResponse>> UsageAsync(
+        long id, long keyId, Usage.UsageQuery query, Caller caller, UnitOfWorkRunner database, CancellationToken cancellationToken)
+    {
+        UserService.EnsureCanActOn(caller, id);
+        var buckets = await database.RunAsync(UnitOfWorkMode.ReadOnly, async unit =>
+        {
+            _ = await unit.Keys.GetStateAsync(id, keyId, cancellationToken).ConfigureAwait(false) ?? throw new NotFoundError("key", keyId);
+            return query.Daily
+                ? await unit.Usage.DaysAsync(keyId, query.From, query.To, cancellationToken).ConfigureAwait(false)
+                : await unit.Usage.HoursAsync(keyId, query.From, query.To, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
+        return JsonResults.Ok(new Usage.UsageResponse(buckets.Select(bucket => new Usage.UsageBucketResponse(
+            bucket.Start, bucket.Valid, bucket.Revoked, bucket.Expired, bucket.Disabled, bucket.InsufficientPermissions, bucket.RateLimited,
+            bucket.UsageExceeded)).ToList()));
+    }
+
+    /// <summary>What verify uses beyond the verifier: the usage control of limited keys, and the usage counts.</summary>
+    private sealed record VerifyServices(Usage.CreditLeases Credits, Usage.RateLimitLeases RateLimits, Usage.UsageCounter Usage);
 
     /// <summary>Whether the key holds every permission asked for (none asked: yes).</summary>
     private static bool HoldsAll(string[] held, IReadOnlyList<string>? asked)

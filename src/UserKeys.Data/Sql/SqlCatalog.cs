@@ -55,6 +55,14 @@ public static class SqlCatalog
         public static readonly SqlStatement PurgeWindows = Load("rate_limits/purge_windows");
     }
 
+    public static class Usage
+    {
+        public static readonly SqlStatement Flush = Load("usage/flush");
+        public static readonly SqlStatement Hours = Load("usage/hours");
+        public static readonly SqlStatement Days = Load("usage/days");
+        public static readonly SqlStatement Purge = Load("usage/purge");
+    }
+
     public static class Audit
     {
         public static readonly SqlStatement SetActor = Load("audit/set_actor");

@@ -1,0 +1,175 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using UserKeys.Api.Infrastructure;
+using UserKeys.Data;
+using UserKeys.Data.Usage;
+
+namespace UserKeys.Api.Usage;
+
+/// <summary>What happened to one use of a key, as <c>GET .../keys/{key_id}/usage</c> counts it.</summary>
+internal enum UsageOutcome
+{
+    Valid = 0,
+    Revoked = 1,
+    Expired = 2,
+    Disabled = 3,
+    InsufficientPermissions = 4,
+    RateLimited = 5,
+    UsageExceeded = 6,
+}
+
+/// <summary>
+/// Counts each verification and authentication with a key by outcome, in memory, per UTC hour, and adds the counts to
+/// <c>key_usage</c> every <see cref="FlushInterval"/> in one statement for all keys (<c>usage/flush</c>): no write per
+/// verification, at most <see cref="FlushInterval"/> behind. A failed flush keeps its counts for the next one; a
+/// graceful stop flushes; a crash loses at most one interval. Also deletes buckets older than
+/// <see cref="ServiceOptions.UsageRetentionDays"/>, once an hour.
+/// </summary>
+internal sealed partial class UsageCounter(UnitOfWorkRunner database, TimeProvider clock, IOptions<ServiceOptions> options, ILogger<UsageCounter> logger)
+    : BackgroundService
+{
+    public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
+
+    private const int Outcomes = 7;
+    private static readonly TimeSpan PurgeInterval = TimeSpan.FromHours(1);
+
+    private readonly ConcurrentDictionary<(long KeyId, long Hour), long[]> _counts = new();
+    private long _nextPurgeTicks;
+
+    public void Count(long keyId, UsageOutcome outcome)
+    {
+        var hour = clock.GetUtcNow().UtcTicks / TimeSpan.TicksPerHour;
+        var counts = _counts.GetOrAdd((keyId, hour), static _ => new long[Outcomes]);
+        Interlocked.Increment(ref counts[(int)outcome]);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(FlushInterval, clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await FlushAsync(stoppingToken).ConfigureAwait(false);
+                await PurgeIfDueAsync(stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // StopAsync flushes what is left.
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Adds what was counted since the last flush to the database; on failure the counts wait for the next.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var currentHour = clock.GetUtcNow().UtcTicks / TimeSpan.TicksPerHour;
+        var keys = new List<long>();
+        var hours = new List<DateTime>();
+        var outcomes = Enumerable.Range(0, Outcomes).Select(_ => new List<long>()).ToArray();
+        var taken = new List<long[]>();
+        foreach (var ((keyId, hour), counts) in _counts)
+        {
+            var snapshot = new long[Outcomes];
+            var any = false;
+            for (var i = 0; i < Outcomes; i++)
+            {
+                snapshot[i] = Interlocked.Exchange(ref counts[i], 0);
+                any |= snapshot[i] != 0;
+            }
+
+            if (!any)
+            {
+                // Two hours quiet: nobody increments it any more.
+                if (hour < currentHour - 1)
+                {
+                    _counts.TryRemove(new KeyValuePair<(long, long), long[]>((keyId, hour), counts));
+                }
+
+                continue;
+            }
+
+            keys.Add(keyId);
+            hours.Add(new DateTime(hour * TimeSpan.TicksPerHour, DateTimeKind.Utc));
+            for (var i = 0; i < Outcomes; i++)
+            {
+                outcomes[i].Add(snapshot[i]);
+            }
+
+            taken.Add(counts);
+        }
+
+        if (keys.Count == 0)
+        {
+            return;
+        }
+
+        var batch = new UsageBatch([.. keys], [.. hours], [.. outcomes.Select(list => list.ToArray())]);
+        try
+        {
+            await database.RunAsync(UnitOfWorkMode.SingleStatement, unit => unit.Usage.FlushAsync(batch, cancellationToken), cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Nothing was written (one statement): the counts go back for the next flush.
+            for (var row = 0; row < taken.Count; row++)
+            {
+                for (var i = 0; i < Outcomes; i++)
+                {
+                    Interlocked.Add(ref taken[row][i], batch.Outcomes[i][row]);
+                }
+            }
+
+            LogFlushFailed(logger, keys.Count, error.GetType().Name);
+        }
+    }
+
+    private async Task PurgeIfDueAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        if (now.UtcTicks < _nextPurgeTicks)
+        {
+            return;
+        }
+
+        _nextPurgeTicks = (now + PurgeInterval).UtcTicks;
+        try
+        {
+            await PurgeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is Npgsql.NpgsqlException or TimeoutException)
+        {
+            LogPurgeFailed(logger, error.GetType().Name);
+        }
+    }
+
+    /// <summary>Deletes the buckets older than the retention, 1,000 at a time; how many.</summary>
+    public async Task<long> PurgeAsync(CancellationToken cancellationToken)
+    {
+        var before = clock.GetUtcNow().UtcDateTime.AddDays(-options.Value.UsageRetentionDays);
+        long total = 0;
+        int deleted;
+        do
+        {
+            deleted = await database.RunAsync(UnitOfWorkMode.SingleStatement,
+                unit => unit.Usage.PurgeAsync(before, 1000, cancellationToken), cancellationToken).ConfigureAwait(false);
+            total += deleted;
+        }
+        while (deleted == 1000);
+
+        return total;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Usage counts of {Buckets} key-hours could not be written ({ErrorType}); they wait for the next flush")]
+    private static partial void LogFlushFailed(ILogger logger, int buckets, string errorType);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Usage retention purge failed ({ErrorType}); it runs again within the hour")]
+    private static partial void LogPurgeFailed(ILogger logger, string errorType);
+}
