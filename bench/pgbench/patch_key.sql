@@ -19,4 +19,10 @@ BEGIN;
   @meta = NULL
   @set_expires_at = false
   @expires_at = NULL::timestamptz
+  @set_remaining = false
+  @remaining = NULL::bigint
+  @set_refill = false
+  @refill_interval = NULL::text
+  @refill_amount = NULL::bigint
+  @rate_limits = NULL::text
 COMMIT;

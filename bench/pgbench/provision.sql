@@ -20,5 +20,10 @@ BEGIN;
   @permissions = '{}'::text[]
   @meta = NULL
   @rolled_from_id = NULL::bigint
+  @remaining = NULL::bigint
+  @refill_interval = NULL::text
+  @refill_amount = NULL::bigint
+  @refilled_at = NULL::timestamptz
+  @rate_limits = '[]'
   @max_keys = 100
 COMMIT;

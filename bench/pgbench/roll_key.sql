@@ -26,5 +26,10 @@ BEGIN;
   @permissions = '{}'::text[]
   @meta = NULL
   @rolled_from_id = ({{MIN_KEY_ID}} + 2 * :o + 1)::bigint
+  @remaining = NULL::bigint
+  @refill_interval = NULL::text
+  @refill_amount = NULL::bigint
+  @refilled_at = NULL::timestamptz
+  @rate_limits = '[]'
   @max_keys = 100
 COMMIT;
