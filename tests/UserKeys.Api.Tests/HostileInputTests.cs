@@ -99,6 +99,30 @@ public sealed class HostileInputTests(ApiFactory api, ITestOutputHelper output) 
             yield return new Attack($"patch key enabled={value}", HttpMethod.Patch, keyPath, Utf8($$"""{"enabled":{{value}}}"""), admin);
         }
 
+        foreach (var value in new[] { "-1", "9007199254740993", "\"5\"", "1.5", "true", "[]", "{}" })
+        {
+            yield return new Attack($"create key remaining={value}", HttpMethod.Post, $"/v1/users/{member.Id}/keys", Utf8($$"""{"remaining":{{value}}}"""), admin);
+            yield return new Attack($"patch key remaining={value}", HttpMethod.Patch, keyPath, Utf8($$"""{"remaining":{{value}}}"""), admin);
+            yield return new Attack($"verify cost={value}", HttpMethod.Post, "/v1/keys/verify", Utf8($$"""{"token":"uk_x","cost":{{value}}}"""), null);
+        }
+
+        foreach (var value in new[] { "{}", "\"daily\"", "{\"interval\":\"hourly\",\"amount\":1}", "{\"interval\":\"daily\",\"amount\":-1}", "{\"interval\":null,\"amount\":1}", "[1]" })
+        {
+            yield return new Attack($"create key refill={value}", HttpMethod.Post, $"/v1/users/{member.Id}/keys", Utf8($$"""{"refill":{{value}}}"""), admin);
+            yield return new Attack($"patch key refill={value}", HttpMethod.Patch, keyPath, Utf8($$"""{"refill":{{value}}}"""), admin);
+        }
+
+        foreach (var value in new[]
+        {
+            "{}", "[1]", "[{}]", "[{\"name\":\"a\",\"limit\":0,\"duration_ms\":1000}]", "[{\"name\":\"\",\"limit\":1,\"duration_ms\":1000}]",
+            "[{\"name\":\"a\",\"limit\":1,\"duration_ms\":999}]", "[{\"name\":\"a\",\"limit\":\"1\",\"duration_ms\":1000}]",
+            "[" + string.Join(",", Enumerable.Range(0, 6).Select(i => $"{{\"name\":\"n{i}\",\"limit\":1,\"duration_ms\":1000}}")) + "]",
+        })
+        {
+            yield return new Attack($"create key rate_limits={value[..Math.Min(40, value.Length)]}", HttpMethod.Post, $"/v1/users/{member.Id}/keys", Utf8($$"""{"rate_limits":{{value}}}"""), admin);
+            yield return new Attack($"patch key rate_limits={value[..Math.Min(40, value.Length)]}", HttpMethod.Patch, keyPath, Utf8($$"""{"rate_limits":{{value}}}"""), admin);
+        }
+
         foreach (var value in new[] { "-1", "604801", "\"60\"", "1.5", "1e3", "true", "2147483648" })
         {
             yield return new Attack($"roll grace_seconds={value}", HttpMethod.Post, $"{keyPath}/roll", Utf8($$"""{"grace_seconds":{{value}}}"""), admin);

@@ -139,6 +139,15 @@ public sealed class KeyGovernanceTests(ApiFactory api) : IClassFixture<ApiFactor
             .EnumerateArray().Single(item => item.Long("id") == narrow.Long("id"));
         Assert.Equal(["users:read"], unchanged.GetProperty("scopes").EnumerateArray().Select(item => item.GetString()));
 
+        // A member cannot widen its own key's scopes either (nor through its own key).
+        var memberNarrow = await api.IssueKey(owner.Id, new { scopes = new[] { "keys:read", "keys:write" } });
+        using (var own = api.Client(memberNarrow.Str("token")))
+        {
+            await (await own.PatchJson(Path(owner.Id, memberNarrow.Long("id")), new { scopes = new[] { "keys:read", "keys:write", "users:write" } }))
+                .Expect(HttpStatusCode.Forbidden);
+            await (await own.PatchJson(Path(owner.Id, memberNarrow.Long("id")), new { scopes = new[] { "keys:write" } })).Expect(HttpStatusCode.OK);
+        }
+
         // A calling key that expires cannot push any key's expiry past its own, nor make one never expire.
         var limit = DateTimeOffset.UtcNow.AddDays(1);
         var expiring = await api.IssueKey(owner.Id, new { expires_at = limit.ToString("O") });
