@@ -2,9 +2,20 @@ using System.Diagnostics;
 
 namespace UserKeys.Api.Tests;
 
-/// <summary>Counts the SQL statements Npgsql sends to one database (its ActivitySource, one activity per command), but the auth cache listener's.</summary>
+/// <summary>
+/// Counts the SQL statements Npgsql sends to one database (its ActivitySource, one activity per command), but those of
+/// the service's background work (the auth cache listener, usage flushes, purges, credit give-backs): nobody's request.
+/// </summary>
 internal sealed class StatementCounter : IDisposable
 {
+    private static readonly HashSet<string> Background =
+    [
+        UserKeys.Data.Sql.SqlCatalog.Auth.Heartbeat.Text, UserKeys.Data.Sql.SqlCatalog.Auth.Listen.Text,
+        UserKeys.Data.Sql.SqlCatalog.Usage.Flush.Text, UserKeys.Data.Sql.SqlCatalog.Usage.Purge.Text,
+        UserKeys.Data.Sql.SqlCatalog.Audit.Purge.Text, UserKeys.Data.Sql.SqlCatalog.RateLimits.PurgeWindows.Text,
+        UserKeys.Data.Sql.SqlCatalog.Credits.GiveBack.Text,
+    ];
+
     private readonly ActivityListener _listener;
     private int _count;
 
@@ -16,9 +27,8 @@ internal sealed class StatementCounter : IDisposable
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = activity =>
             {
-                // The auth cache listener's LISTEN and heartbeat (one a second, on its own connection) are nobody's request.
                 if (activity.GetTagItem("db.query.text") is string text && Equals(activity.GetTagItem("db.namespace"), database)
-                    && text != UserKeys.Data.Sql.SqlCatalog.Auth.Heartbeat.Text && text != UserKeys.Data.Sql.SqlCatalog.Auth.Listen.Text)
+                    && !Background.Contains(text))
                 {
                     Interlocked.Increment(ref _count);
                 }
