@@ -50,7 +50,7 @@ public sealed record KeyListResponse(IReadOnlyList<KeyResponse> Items, string? N
 /// calling key's (omitted: the calling key's); optional scopes, none the calling key lacks (omitted: the
 /// calling key's); enabled (default true); permissions and meta for the services that verify the key.
 /// </summary>
-public sealed record CreateKeyRequest : IRequestBody<CreateKeyRequest>
+public sealed record CreateKeyRequest : UsageControlFields, IRequestBody<CreateKeyRequest>
 {
     [CodePoints(KeyService.NameMaxLength, Trim = true)]
     public string? Name { get; init => field = Text.TrimToNull(value); }
@@ -69,17 +69,6 @@ public sealed record CreateKeyRequest : IRequestBody<CreateKeyRequest>
     [MetaObject]
     public JsonElement? Meta { get; init; }
 
-    /// <summary>Admins only (a member sending it: 403). Null: unlimited.</summary>
-    [Units]
-    public Optional<long?> Remaining { get; init; }
-
-    /// <summary>Admins only (a member sending it: 403). Without <see cref="Remaining"/>, remaining starts at its amount.</summary>
-    [RefillRule]
-    public Optional<Refill?> Refill { get; init; }
-
-    /// <summary>Admins only (a member sending it: 403). Up to 5, names unique.</summary>
-    [RateLimitList]
-    public Optional<IReadOnlyList<RateLimitRule>?> RateLimits { get; init; }
 }
 
 /// <summary>
@@ -87,7 +76,7 @@ public sealed record CreateKeyRequest : IRequestBody<CreateKeyRequest>
 /// <c>expires_at</c> is bound like on creation (in the future, no later than the calling key's; null: never,
 /// only for a calling key that never expires); <c>"name": null</c> and <c>"meta": null</c> clear them.
 /// </summary>
-public sealed record UpdateKeyRequest : IRequestBody<UpdateKeyRequest>
+public sealed record UpdateKeyRequest : UsageControlFields, IRequestBody<UpdateKeyRequest>
 {
     [CodePoints(KeyService.NameMaxLength, Trim = true)]
     public Optional<string> Name { get; init => field = value.IsSet ? new(true, Text.TrimToNull(value.Value)) : value; }
@@ -109,17 +98,27 @@ public sealed record UpdateKeyRequest : IRequestBody<UpdateKeyRequest>
     [Future]
     public Optional<DateTimeOffset?> ExpiresAt { get; init; }
 
-    /// <summary>Admins only (403). Set outright: units instances leased before are not handed back into it.</summary>
+}
+
+/// <summary>
+/// A key's usage control, on creation and in PATCH alike, for admins only (a member sending any of them: 403).
+/// <c>remaining</c>: null is unlimited; set outright, units instances leased before are not handed back into it.
+/// <c>refill</c>: null clears it (remaining stays); on creation without <c>remaining</c>, remaining starts at its amount.
+/// <c>rate_limits</c>: up to 5, names unique; replaces them all, null or [] removes them.
+/// </summary>
+public abstract record UsageControlFields
+{
     [Units]
     public Optional<long?> Remaining { get; init; }
 
-    /// <summary>Admins only (403). Null clears it (remaining stays).</summary>
     [RefillRule]
     public Optional<Refill?> Refill { get; init; }
 
-    /// <summary>Admins only (403). Replaces them all; null or [] removes them.</summary>
     [RateLimitList]
     public Optional<IReadOnlyList<RateLimitRule>?> RateLimits { get; init; }
+
+    /// <summary>Whether any of them was sent.</summary>
+    internal bool SetsUsageControl => Remaining.IsSet || Refill.IsSet || RateLimits.IsSet;
 }
 
 /// <summary>

@@ -136,7 +136,7 @@ internal static class KeyEndpoints
         var key = new KeyRequest(body.Name, body.ExpiresAt?.UtcDateTime, body.Scopes, body.Enabled ?? true, body.Permissions, Meta(body.Meta))
         {
             Remaining = body.Remaining.Value, Refill = body.Refill.Value, RateLimits = Rules(body.RateLimits.Value),
-            SetsUsageControl = body.Remaining.IsSet || body.Refill.IsSet || body.RateLimits.IsSet,
+            SetsUsageControl = body.SetsUsageControl,
         };
         var created = await database.WriteAsync(caller.Actor, unit => keys.CreateAsync(unit, caller, id, key, cancellationToken), cancellationToken);
         return JsonResults.Created($"/v1/users/{id}/keys/{created.Id}", created);
