@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Dapper;
@@ -23,17 +22,8 @@ public sealed class CreditTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     /// <summary>Polls until the database holds <paramref name="expected"/> (idle leases go back within a second or two).</summary>
-    private async Task<long?> DatabaseRemainingSettles(long keyId, long expected)
-    {
-        var clock = Stopwatch.StartNew();
-        long? remaining;
-        while ((remaining = await DatabaseRemaining(keyId)) != expected && clock.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(50);
-        }
-
-        return remaining;
-    }
+    private async Task<long?> DatabaseRemainingSettles(long keyId, long expected) =>
+        (await Poll.UntilAsync(() => DatabaseRemaining(keyId), remaining => remaining == expected, TimeSpan.FromSeconds(10))).Value;
 
     [Fact]
     public async Task Credits_count_down_exactly_and_a_refused_verification_takes_nothing()

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using UserKeys.Testing;
 
 namespace UserKeys.Api.Tests;
 
@@ -43,29 +44,25 @@ internal sealed class ServiceProcess : IAsyncDisposable
         var process = CliProcess.Start(connectionString, settings, "--urls", $"http://127.0.0.1:{port}");
         var service = new ServiceProcess(process, port);
         using var http = service.Client(null);
-        var clock = Stopwatch.StartNew();
-        while (true)
+        async Task<bool> Ready()
         {
             try
             {
-                if ((await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK)
-                {
-                    return service;
-                }
+                return (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK;
             }
             catch (HttpRequestException)
             {
-                // not listening yet
+                return false; // not listening yet
             }
-
-            if (process.HasExited || clock.Elapsed > TimeSpan.FromSeconds(60))
-            {
-                await service.DisposeAsync();
-                throw new InvalidOperationException($"the service did not become ready on port {port}:\n{service.Output}");
-            }
-
-            await Task.Delay(50);
         }
+
+        if ((await Poll.UntilAsync(Ready, ready => ready || process.HasExited, TimeSpan.FromSeconds(60))).Value)
+        {
+            return service;
+        }
+
+        await service.DisposeAsync();
+        throw new InvalidOperationException($"the service did not become ready on port {port}:\n{service.Output}");
     }
 
     public HttpClient Client(string? token)
