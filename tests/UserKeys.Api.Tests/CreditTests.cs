@@ -232,6 +232,28 @@ public sealed class CreditProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_processes_refill_once_at_a_period_boundary_also_when_neither_ran_at_it()
+    {
+        var owner = await _api.CreateUserWithKey();
+        var key = await _api.IssueKey(owner.Id, new { remaining = 3, refill = new { interval = "daily", amount = 500 } });
+        await using (var connection = await _api.Database.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync(TestSql.Get("set_key_refilled_yesterday"), new { id = key.Long("id") });
+        }
+
+        await using var one = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
+        await using var two = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
+        var (valid, exceeded, other) = await Load([one, two], key.Str("token"), 100, 32);
+
+        // Both processes stop gracefully (they hand their unused credits back); one refill means 500 - 100 left.
+        await one.DisposeAsync();
+        await two.DisposeAsync();
+        Console.WriteLine($"refill across two processes: {valid} valid of 100; database remaining {await DatabaseRemaining(key.Long("id"))} of 500");
+        Assert.Equal((100, 0, 0), (valid, exceeded, other));
+        Assert.Equal(400, await DatabaseRemaining(key.Long("id")));
+    }
+
+    [Fact]
     public async Task A_process_killed_mid_load_never_causes_an_over_grant_and_loses_at_most_its_leases()
     {
         const int Budget = 5000;

@@ -15,6 +15,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
+    private bool _disposed;
 
     private ServiceProcess(Process process, int port)
     {
@@ -83,9 +84,15 @@ internal sealed class ServiceProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
-    /// <summary>SIGTERM and wait: the graceful stop a deployment does.</summary>
+    /// <summary>SIGTERM and wait: the graceful stop a deployment does. Again: nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         if (!_process.HasExited)
         {
             using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
