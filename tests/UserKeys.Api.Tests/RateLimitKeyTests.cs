@@ -14,7 +14,10 @@ public sealed class RateLimitKeyTests(ApiFactory api) : IClassFixture<ApiFactory
         return await (await anonymous.PostJson("/v1/keys/verify", body)).Expect(HttpStatusCode.OK);
     }
 
-    private static object Limit(string name, long limit, long durationMs = 60_000) => new { name, limit, duration_ms = durationMs };
+    /// <summary>A day's window by default: a test never straddles two windows (windows align to the epoch, a minute's to every minute).</summary>
+    private static object Limit(string name, long limit, long durationMs = Day) => new { name, limit, duration_ms = durationMs };
+
+    private const long Day = 86_400_000;
 
     [Fact]
     public async Task Each_limit_grants_its_units_per_window_and_a_refusal_names_it_and_takes_nothing()
@@ -22,7 +25,7 @@ public sealed class RateLimitKeyTests(ApiFactory api) : IClassFixture<ApiFactory
         var owner = await api.CreateUserWithKey();
         var key = await api.IssueKey(owner.Id, new { remaining = 10, rate_limits = new[] { Limit("per-minute", 3), Limit("burst", 100) } });
         Assert.Equal(2, key.GetProperty("rate_limits").GetArrayLength());
-        Assert.Equal(60_000, key.GetProperty("rate_limits")[0].Long("duration_ms"));
+        Assert.Equal(Day, key.GetProperty("rate_limits")[0].Long("duration_ms"));
 
         var answers = new List<JsonElement>();
         for (var i = 0; i < 3; i++)
@@ -34,7 +37,7 @@ public sealed class RateLimitKeyTests(ApiFactory api) : IClassFixture<ApiFactory
         Assert.Equal([2L, 1L, 0L], answers.Select(answer => answer.GetProperty("rate_limits")[0].Long("remaining")));
         Assert.Equal([99L, 98L, 97L], answers.Select(answer => answer.GetProperty("rate_limits")[1].Long("remaining")));
         var resetAt = DateTimeOffset.Parse(answers[0].GetProperty("rate_limits")[0].Str("reset_at"), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.InRange(resetAt, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddSeconds(61));
+        Assert.Equal(DateTime.UtcNow.Date.AddDays(1), resetAt.UtcDateTime); // a day's window ends at UTC midnight
         Assert.Equal("per-minute", answers[0].GetProperty("rate_limits")[0].Str("name"));
         Assert.Equal(3, answers[0].GetProperty("rate_limits")[0].Long("limit"));
 
