@@ -68,6 +68,9 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.ConfigureServices(ConfigureTestServices);
     }
 
+    /// <summary>Cleans up what outlives the test database (server-wide things such as roles).</summary>
+    protected virtual Task AfterDatabaseDroppedAsync() => Task.CompletedTask;
+
     protected virtual void ConfigureTestServices(IServiceCollection services)
     {
     }
@@ -108,6 +111,7 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         if (_database is not null)
         {
             await _database.DisposeAsync();
+            await AfterDatabaseDroppedAsync();
         }
     }
 }

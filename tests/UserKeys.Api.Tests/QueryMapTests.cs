@@ -161,6 +161,11 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
             Volatile.Write(ref database, empty.Name);
             await Observe("migrate --status, --dry-run, --script", () => upgrader.GetStatusAsync(CancellationToken.None));
             await Observe("migrate", () => upgrader.UpgradeAsync(CancellationToken.None));
+            await Observe("migrate --grant-to ROLE", async () =>
+            {
+                await using var connection = await empty.DataSource.OpenConnectionAsync();
+                await ServicePrivileges.GrantAsync(connection, new Npgsql.NpgsqlConnectionStringBuilder(empty.ConnectionString).Username!, CancellationToken.None);
+            });
         }
 
         var table = SqlCatalog.All.Select(statement => $"| `{statement.Name}` | " +

@@ -33,7 +33,13 @@ internal sealed class ServiceProcess : IAsyncDisposable
 
     public string Output => string.Join('\n', _output);
 
-    public static async Task<ServiceProcess> StartAsync(string connectionString, IReadOnlyDictionary<string, string>? environment = null)
+    public static Task<ServiceProcess> StartAsync(string connectionString, IReadOnlyDictionary<string, string>? environment = null) =>
+        StartAsync(connectionString, environment, "/readyz");
+
+    /// <summary>Started and listening (<c>/healthz</c>), ready or not: for a test of what <c>/readyz</c> says.</summary>
+    public static Task<ServiceProcess> StartNotReadyAsync(string connectionString) => StartAsync(connectionString, null, "/healthz");
+
+    private static async Task<ServiceProcess> StartAsync(string connectionString, IReadOnlyDictionary<string, string>? environment, string readyPath)
     {
         var port = FreePort();
         var settings = new Dictionary<string, string>(environment ?? new Dictionary<string, string>())
@@ -49,7 +55,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
         {
             try
             {
-                return (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK;
+                return (await http.GetAsync(readyPath)).StatusCode == HttpStatusCode.OK;
             }
             catch (HttpRequestException)
             {

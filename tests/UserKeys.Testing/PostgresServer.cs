@@ -37,6 +37,9 @@ public static class PostgresServer
         return new TestDatabase(name, await ConnectionStringForAsync(name).ConfigureAwait(false));
     }
 
+    /// <summary>Drops a role a test created (roles are the server's, not a database's).</summary>
+    public static Task DropRoleAsync(string role) => ExecuteAdminAsync(TestSql.WithIdentifiers("drop_role", ("role", role)));
+
     /// <summary>
     /// Drops a test database, disconnecting its sessions. An autovacuum worker that happens to be in it (the audit
     /// triggers make small tables busy) belongs to no role the test role may signal: the drop fails with 42501 until

@@ -14,6 +14,7 @@ internal sealed class CommandLine
           UserKeys.Api migrate --status                  applied scripts (with when), pending ones, changed ones
           UserKeys.Api migrate --script FILE             write the SQL a run would execute, in order, for review
           UserKeys.Api migrate --repair-checksums        accept the current content of changed applied scripts, then migrate
+          UserKeys.Api migrate --grant-to ROLE           then give ROLE what the serving service needs (rows, not schema)
           UserKeys.Api bootstrap-admin --email E [--name N] [--if-missing] [--promote]
                                                          create that admin if missing, else issue it a new key;
                                                          prints only the token on stdout (--if-missing: nothing,
@@ -49,7 +50,7 @@ internal sealed class CommandLine
         (string Name, bool TakesValue)[] known = verb switch
         {
             "serve" => [],
-            "migrate" => [("dry-run", false), ("status", false), ("script", true), ("repair-checksums", false)],
+            "migrate" => [("dry-run", false), ("status", false), ("script", true), ("repair-checksums", false), ("grant-to", true)],
             "bootstrap-admin" => [("email", true), ("name", true), ("if-missing", false), ("promote", false)],
             "help" or "--help" or "-h" => [],
             _ => [],

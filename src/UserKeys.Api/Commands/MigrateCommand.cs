@@ -4,7 +4,7 @@ using UserKeys.Data.Migrations;
 namespace UserKeys.Api.Commands;
 
 /// <summary>
-/// <c>UserKeys.Api migrate [--dry-run]</c>: the deploy pipeline's step. Prints each script it applies
+/// <c>UserKeys.Api migrate [--dry-run] [--grant-to ROLE]</c>: the deploy pipeline's step. Prints each script it applies
 /// on stdout, logs on stderr, and exits with <see cref="ExitCodes"/>.
 /// </summary>
 internal static class MigrateCommand
@@ -79,6 +79,11 @@ internal static class MigrateCommand
             await Console.Out.WriteLineAsync(result.Applied.Count == 0
                 ? "schema is current; nothing to apply"
                 : $"applied {result.Applied.Count} script(s); schema is current").ConfigureAwait(false);
+            if (commandLine.Value("grant-to") is { } role)
+            {
+                return await GrantAsync(host.ConnectionString, role, cancellationToken).ConfigureAwait(false);
+            }
+
             return ExitCodes.Success;
         }
         catch (Exception error) when (error is NpgsqlException or TimeoutException or OperationCanceledException)
@@ -86,6 +91,25 @@ internal static class MigrateCommand
             await Console.Error.WriteLineAsync($"migrate: the database could not be reached: {error.Message}").ConfigureAwait(false);
             return ExitCodes.Unavailable;
         }
+    }
+
+    /// <summary><c>--grant-to ROLE</c>: the serving service's role gets rows, never the schema (migration 0014).</summary>
+    private static async Task<int> GrantAsync(string connectionString, string role, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ServicePrivileges.GrantAsync(connection, role, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException error) when (error.SqlState is PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InsufficientPrivilege)
+        {
+            await Console.Error.WriteLineAsync($"migrate: could not grant to role '{role}': {error.MessageText}").ConfigureAwait(false);
+            return ExitCodes.MigrationFailed;
+        }
+
+        await Console.Out.WriteLineAsync($"granted role '{role}' what the service needs (rows, not schema)").ConfigureAwait(false);
+        return ExitCodes.Success;
     }
 
     private static async Task<int> StatusAsync(DatabaseUpgrader upgrader, CancellationToken cancellationToken)

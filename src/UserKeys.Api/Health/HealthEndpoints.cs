@@ -20,7 +20,7 @@ internal static class HealthEndpoints
 
         health.MapGet("/readyz", ReadyAsync)
             .WithName("Ready")
-            .WithSummary("200 when the database answers and its schema is what this build expects, else 503")
+            .WithSummary("200 when the database answers, its schema is what this build expects and the service's role has its privileges, else 503")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
@@ -30,11 +30,24 @@ internal static class HealthEndpoints
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.ReadinessTimeoutSeconds));
-        SchemaStatus status;
+        SchemaStatus? status = null;
+        IReadOnlyList<string> missing = [];
         try
         {
             await using var connection = await dataSource.OpenConnectionAsync(timeout.Token);
-            status = await SchemaStatus.ReadAsync(connection, timeout.Token);
+            try
+            {
+                status = await SchemaStatus.ReadAsync(connection, timeout.Token);
+            }
+            catch (PostgresException denied) when (denied.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                // Not even the migration journal: a role nobody granted anything (the catalog check says what it lacks).
+            }
+
+            if (status is null || (status.Pending.Count == 0 && status.Unknown.Count == 0))
+            {
+                missing = await ServicePrivileges.MissingAsync(connection, timeout.Token);
+            }
         }
         catch (Exception error) when (error is NpgsqlException or TimeoutException
             || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -45,6 +58,14 @@ internal static class HealthEndpoints
                 detail: $"The database did not answer within {options.Value.ReadinessTimeoutSeconds} s.");
         }
 
+        if (status is null || missing.Count > 0)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "The service's database role lacks privileges",
+                detail: $"Run 'UserKeys.Api migrate --grant-to <this role>' as the schema's owner. Missing: {string.Join(", ", missing)}.");
+        }
+
         if (status.Unknown.Count > 0)
         {
             return TypedResults.Problem(
@@ -53,11 +74,14 @@ internal static class HealthEndpoints
                 detail: $"Applied scripts this build does not know: {string.Join(", ", status.Unknown)}. Deploy the matching build.");
         }
 
-        return status.Pending.Count > 0
-            ? TypedResults.Problem(
+        if (status.Pending.Count > 0)
+        {
+            return TypedResults.Problem(
                 statusCode: StatusCodes.Status503ServiceUnavailable,
                 title: "Migrations are pending",
-                detail: $"Run 'UserKeys.Api migrate'. Pending: {string.Join(", ", status.Pending)}.")
-            : JsonResults.Ok(new HealthResponse("ready"));
+                detail: $"Run 'UserKeys.Api migrate'. Pending: {string.Join(", ", status.Pending)}.");
+        }
+
+        return JsonResults.Ok(new HealthResponse("ready"));
     }
 }

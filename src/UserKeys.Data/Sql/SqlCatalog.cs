@@ -92,6 +92,8 @@ public static class SqlCatalog
     public static class Schema
     {
         public static readonly SqlStatement AppliedScripts = Load("schema/applied_scripts");
+        public static readonly SqlStatement GrantServiceRole = Load("schema/grant_service_role");
+        public static readonly SqlStatement MissingPrivileges = Load("schema/missing_privileges");
     }
 
     public static class Upgrader
