@@ -122,6 +122,27 @@ public sealed class AuthCacheUnitTests : IDisposable
     }
 
     [Fact]
+    public async Task A_valid_key_from_an_address_out_of_failures_is_looked_up_even_while_the_cache_is_not_serving()
+    {
+        _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row());
+        _cache.SetListening(false); // not serving: nothing cached, every check reads the store
+
+        // Found valid once, from another address.
+        Assert.True((await _verifier.VerifyAsync(_token.Token, "192.0.2.1", CancellationToken.None)).Valid);
+
+        // This address used up its failures on malformed tokens.
+        for (var i = 0; i < 100; i++)
+        {
+            await _verifier.VerifyAsync("uk_not_a_token", "192.0.2.2", CancellationToken.None);
+        }
+
+        Assert.Same(Verification.TooMany, await _verifier.VerifyAsync("uk_not_a_token", "192.0.2.2", CancellationToken.None));
+        var finds = _store.Finds;
+        Assert.True((await _verifier.VerifyAsync(_token.Token, "192.0.2.2", CancellationToken.None)).Valid);
+        Assert.Equal(finds + 1, _store.Finds); // looked up, not refused unread
+    }
+
+    [Fact]
     public async Task A_token_found_unknown_is_remembered_until_a_key_is_created()
     {
         Assert.Equal(Verification.NotFound, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Reason);

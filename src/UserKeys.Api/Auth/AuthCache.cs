@@ -36,6 +36,7 @@ internal sealed class AuthCache : IDisposable
     private readonly object _gate = new();
     private readonly MemoryCache _keys;
     private readonly MemoryCache _unknown;
+    private readonly MemoryCache _seenValid;
     private readonly Dictionary<long, CachedKey> _byKey = [];
     private readonly Dictionary<long, HashSet<CachedKey>> _byUser = [];
     private readonly PostEvictionDelegate _onEvicted;
@@ -59,6 +60,13 @@ internal sealed class AuthCache : IDisposable
         {
             Clock = new SystemClockAdapter(clock),
             SizeLimit = Math.Max(1, MaxEntries / 10),
+            CompactionPercentage = 0.1,
+            ExpirationScanFrequency = TimeSpan.FromSeconds(5),
+        });
+        _seenValid = new MemoryCache(new MemoryCacheOptions
+        {
+            Clock = new SystemClockAdapter(clock),
+            SizeLimit = MaxEntries,
             CompactionPercentage = 0.1,
             ExpirationScanFrequency = TimeSpan.FromSeconds(5),
         });
@@ -91,11 +99,11 @@ internal sealed class AuthCache : IDisposable
     }
 
     /// <summary>
-    /// Whether this token belongs to a key the cache holds, even while the cache is not serving (its listener silent):
-    /// never a verdict, only a reason to look a token up in the database rather than refuse it unread (a valid key is
-    /// never throttled by its address). Knowing a token requires having had it.
+    /// Whether this token was found to be a key's within <see cref="Ttl"/>, also while the cache is not serving (its
+    /// listener not heard yet, or silent): never a verdict, only a reason to look the token up in the database rather
+    /// than refuse it unread (a valid key is never throttled by its address). Knowing a token requires having had it.
     /// </summary>
-    public bool HoldsToken(byte[] tokenHash) => _keys.TryGetValue(CacheKey(tokenHash), out _);
+    public bool HoldsToken(byte[] tokenHash) => _seenValid.TryGetValue(CacheKey(tokenHash), out _);
 
     /// <summary>Whether this token was looked up recently and no key had it.</summary>
     public bool IsKnownUnknown(byte[] tokenHash) => Enabled && _unknown.TryGetValue(CacheKey(tokenHash), out _);
@@ -107,6 +115,11 @@ internal sealed class AuthCache : IDisposable
     public CachedKey Add(byte[] tokenHash, ApiKeyWithUserRow row, long generation)
     {
         var entry = new CachedKey(CacheKey(tokenHash), row with { Scopes = Scopes.Intern(row.Scopes) });
+        if (Configured)
+        {
+            _seenValid.Set(entry.CacheKey, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = Ttl });
+        }
+
         if (!Enabled)
         {
             return entry;
@@ -270,6 +283,7 @@ internal sealed class AuthCache : IDisposable
     {
         _keys.Dispose();
         _unknown.Dispose();
+        _seenValid.Dispose();
     }
 
     // Expired, replaced, compacted or removed: drop the index entries that still point at this entry
