@@ -257,18 +257,18 @@ internal static class KeyEndpoints
             ?? JsonResults.Render(Refusal(verification.Reason!)));
     }
 
-    /// <summary>One snapshot: the key's existence and its buckets agree.</summary>
+    /// <summary>One statement: the key's existence (404) and its buckets agree.</summary>
     private static async Task<JsonOk<Usage.UsageResponse>> UsageAsync(
         long id, long keyId, Usage.UsageQuery query, Caller caller, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, id);
-        var buckets = await database.RunAsync(UnitOfWorkMode.ReadOnly, async unit =>
+        var buckets = await database.RunAsync(UnitOfWorkMode.SingleStatement,
+            unit => unit.Usage.BucketsAsync(id, keyId, query.Daily, query.From, query.To, cancellationToken), cancellationToken);
+        if (buckets.Count == 0)
         {
-            _ = await unit.Keys.GetStateAsync(id, keyId, cancellationToken).ConfigureAwait(false) ?? throw new NotFoundError("key", keyId);
-            return query.Daily
-                ? await unit.Usage.DaysAsync(keyId, query.From, query.To, cancellationToken).ConfigureAwait(false)
-                : await unit.Usage.HoursAsync(keyId, query.From, query.To, cancellationToken).ConfigureAwait(false);
-        }, cancellationToken);
+            throw new NotFoundError("key", keyId);
+        }
+
         return JsonResults.Ok(new Usage.UsageResponse(buckets.Select(bucket => new Usage.UsageBucketResponse(
             bucket.Start, bucket.Valid, bucket.Revoked, bucket.Expired, bucket.Disabled, bucket.InsufficientPermissions, bucket.RateLimited,
             bucket.UsageExceeded)).ToList()));

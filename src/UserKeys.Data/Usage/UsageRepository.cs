@@ -51,14 +51,14 @@ public sealed class UsageRepository(IDbConnection connection, IDbTransaction? tr
             cancellationToken));
     }
 
-    /// <summary>Every hour from <paramref name="from"/> up to <paramref name="to"/> (exclusive), zeros included.</summary>
-    public async Task<IReadOnlyList<UsageBucketRow>> HoursAsync(long keyId, DateTime from, DateTime to, CancellationToken cancellationToken) =>
-        (await Connection.QueryAsync<UsageBucketRow>(Command(SqlCatalog.Usage.Hours, new { key_id = keyId, from, to }, cancellationToken))
-            .ConfigureAwait(false)).AsList();
-
-    /// <summary>Every UTC day from <paramref name="from"/> up to <paramref name="to"/> (exclusive), zeros included.</summary>
-    public async Task<IReadOnlyList<UsageBucketRow>> DaysAsync(long keyId, DateTime from, DateTime to, CancellationToken cancellationToken) =>
-        (await Connection.QueryAsync<UsageBucketRow>(Command(SqlCatalog.Usage.Days, new { key_id = keyId, from, to }, cancellationToken))
+    /// <summary>
+    /// Every hour (or UTC day, <paramref name="daily"/>) from <paramref name="from"/> up to <paramref name="to"/> (exclusive),
+    /// zeros included; empty when <paramref name="userId"/> has no key <paramref name="keyId"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<UsageBucketRow>> BucketsAsync(
+        long userId, long keyId, bool daily, DateTime from, DateTime to, CancellationToken cancellationToken) =>
+        (await Connection.QueryAsync<UsageBucketRow>(Command(
+            daily ? SqlCatalog.Usage.Days : SqlCatalog.Usage.Hours, new { user_id = userId, key_id = keyId, from, to }, cancellationToken))
             .ConfigureAwait(false)).AsList();
 
     /// <summary>Deletes up to <paramref name="batchSize"/> buckets older than <paramref name="before"/>; how many.</summary>
