@@ -61,20 +61,19 @@ public sealed class AuthCacheTests(TwoInstances instances) : IClassFixture<TwoIn
     /// <summary>Polls until the answer is a refusal (<paramref name="refused"/>) or a 200 (otherwise); the time that took.</summary>
     private static async Task<TimeSpan> TimeUntil(HttpClient client, string path, bool refused)
     {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(5))
+        async Task<bool> Done()
         {
-            var response = await client.GetAsync(path);
-            if ((response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) == refused)
+            var status = (await client.GetAsync(path)).StatusCode;
+            var done = (status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) == refused;
+            if (!done)
             {
-                return clock.Elapsed;
+                Assert.Equal(refused ? HttpStatusCode.OK : HttpStatusCode.Unauthorized, status);
             }
 
-            Assert.Equal(refused ? HttpStatusCode.OK : HttpStatusCode.Unauthorized, response.StatusCode);
-            await Task.Delay(10);
+            return done;
         }
 
-        return clock.Elapsed;
+        return (await Poll.UntilAsync(Done, done => done, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(10))).Elapsed;
     }
 
     [Fact]
