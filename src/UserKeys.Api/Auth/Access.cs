@@ -71,7 +71,7 @@ internal sealed class AccessMiddleware(
         }
 
         usage.Count(key.Id, Usage.UsageOutcome.Valid);
-        var caller = new Caller(key, RequestIds.Of(context));
+        var caller = new Caller(key, context);
         if (rule.Refusal(caller) is { } reason)
         {
             context.Response.StatusCode = StatusCodes.Status403Forbidden;

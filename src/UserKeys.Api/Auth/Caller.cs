@@ -6,15 +6,17 @@ using UserKeys.Data.Users;
 namespace UserKeys.Api.Auth;
 
 /// <summary>
-/// Who is calling: the authenticated key and its user, and the request's id (what the audit log records as
-/// <c>request_id</c>). Bound into handlers as a parameter.
+/// Who is calling: the authenticated key and its user, in its request. Bound into handlers as a parameter.
 /// </summary>
-internal sealed record Caller(ApiKeyWithUserRow Key, string? RequestId = null)
+internal sealed record Caller(ApiKeyWithUserRow Key, HttpContext? Request = null)
 {
     private AuditActor? _actor;
 
-    /// <summary>The actor of the writes this caller makes, as the audit log names it.</summary>
-    public AuditActor Actor => _actor ??= new AuditActor(Key.UserId, Key.Id, RequestId);
+    /// <summary>
+    /// The actor of the writes this caller makes, as the audit log names it (with the request's id). Made only by a
+    /// write: a read never pays for the request id's string.
+    /// </summary>
+    public AuditActor Actor => _actor ??= new AuditActor(Key.UserId, Key.Id, Request is null ? null : Infrastructure.RequestIds.Of(Request));
 
     public long UserId => Key.UserId;
 
