@@ -13,9 +13,13 @@ namespace UserKeys.Api.Auth;
 /// it sends a notification on the same channel and must receive it back; the cache serves only while one
 /// came back within <see cref="AuthCache.MaxSilence"/>, and when none has for that long the listener
 /// reconnects. Each (re)connect clears the cache, since notifications sent meanwhile are lost.
+/// It listens on <c>ConnectionStrings:UserKeysListen</c> when set (a direct connection while the main one goes
+/// through a pooler); behind a transaction pooler without one it does not listen at all, and says so: the
+/// cache stays off.
 /// </summary>
 internal sealed partial class AuthCacheListener(
-    AuthCache cache, IOptions<DatabaseOptions> database, TimeProvider clock, ILogger<AuthCacheListener> logger) : BackgroundService
+    AuthCache cache, IOptions<DatabaseOptions> database, IOptions<ServiceOptions> service, TimeProvider clock, ILogger<AuthCacheListener> logger)
+    : BackgroundService
 {
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(1);
 
@@ -28,7 +32,14 @@ internal sealed partial class AuthCacheListener(
             return;
         }
 
-        var builder = new NpgsqlConnectionStringBuilder(database.Value.ConnectionString) { Pooling = false, KeepAlive = 5 };
+        var listen = database.Value.ListenConnectionString;
+        if (listen is null && service.Value.TransactionPooler)
+        {
+            LogNoDirectConnection(logger);
+            return;
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(listen ?? database.Value.ConnectionString) { Pooling = false, KeepAlive = 5 };
         var wasOn = false;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -121,6 +132,11 @@ internal sealed partial class AuthCacheListener(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Listening for credential changes on '" + AuthChannel.Name + "' and hearing the heartbeat; the auth cache is on")]
     private static partial void LogOn(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The auth cache is off: UserKeys:TransactionPooler is set and ConnectionStrings:UserKeysListen is not, " +
+        "and a pooler in transaction mode cannot hold a LISTEN. Every authentication and verification reads the database; set " +
+        "ConnectionStrings__UserKeysListen to a direct connection to turn the cache on")]
+    private static partial void LogNoDirectConnection(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the credential-change listener ({Reason}); the auth cache is off until it hears its heartbeat again")]
     private static partial void LogLost(ILogger logger, string reason);

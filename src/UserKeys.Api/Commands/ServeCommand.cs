@@ -16,9 +16,19 @@ internal static class ServeCommand
         });
         // Say what is wrong, one line per setting, before the host would crash or log a stack trace about it.
         var problems = ServiceOptions.Problems(builder.Configuration).ToList();
-        if (DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError) is null)
+        if (DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError) is not { } connectionString)
         {
             problems.Add(configurationError!);
+        }
+        else if (problems.Count == 0
+            && DataServices.PoolerProblem(connectionString, builder.Configuration.GetValue<bool>($"{ServiceOptions.Section}:{nameof(ServiceOptions.TransactionPooler)}")) is { } pooler)
+        {
+            problems.Add(pooler);
+        }
+
+        if (DatabaseConfiguration.ReadListen(builder.Configuration) is { } listen && DatabaseConfiguration.Check(listen) is { } listenError)
+        {
+            problems.Add($"ConnectionStrings:{DatabaseConfiguration.ListenConnectionStringName}: {listenError}");
         }
 
         if (problems.Count > 0)

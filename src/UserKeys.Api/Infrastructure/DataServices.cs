@@ -14,8 +14,16 @@ internal static class DataServices
     public static IServiceCollection AddUserKeysData(this IServiceCollection services)
     {
         services.AddOptions<DatabaseOptions>()
-            .Configure<IConfiguration>((options, configuration) => options.ConnectionString = DatabaseConfiguration.Read(configuration))
+            .Configure<IConfiguration>((options, configuration) =>
+            {
+                options.ConnectionString = DatabaseConfiguration.Read(configuration);
+                options.ListenConnectionString = DatabaseConfiguration.ReadListen(configuration);
+            })
             .Validate(options => DatabaseConfiguration.Check(options.ConnectionString) is null, "ConnectionStrings:UserKeys is missing or invalid")
+            .Validate(options => options.ListenConnectionString is null || DatabaseConfiguration.Check(options.ListenConnectionString) is null,
+                "ConnectionStrings:UserKeysListen is invalid")
+            .Validate<IOptions<ServiceOptions>>((options, service) => PoolerProblem(options.ConnectionString, service.Value.TransactionPooler) is null,
+                PreparedBehindPooler)
             .ValidateOnStart();
         services.AddSingleton(provider =>
         {
@@ -26,7 +34,8 @@ internal static class DataServices
             }
 
             var builder = new NpgsqlDataSourceBuilder(options.ConnectionString);
-            ApplyDefaults(builder.ConnectionStringBuilder, options.ConnectionString!);
+            ApplyDefaults(builder.ConnectionStringBuilder, options.ConnectionString!,
+                provider.GetRequiredService<IOptions<ServiceOptions>>().Value.TransactionPooler);
             builder.UseLoggerFactory(provider.GetRequiredService<ILoggerFactory>());
             return builder.Build();
         });
@@ -48,11 +57,26 @@ internal static class DataServices
     /// And explicit limits: at most <see cref="DefaultMaxPoolSize"/> connections, waiting at most
     /// <see cref="DefaultTimeoutSeconds"/> s for one (then 503), and server-side timeouts for a statement
     /// and for a transaction left idle, so that nothing the service starts can hold the database for long.
+    /// Behind a pooler in transaction mode (<paramref name="transactionPooler"/>) consecutive transactions may
+    /// run on different server connections: nothing is prepared, and no setting is sent at connect (PgBouncer
+    /// 1.18 refuses the <c>options</c> startup parameter): the timeouts then come from the service role's own
+    /// settings and the pooler's (README, "Behind PgBouncer").
     /// </summary>
-    internal static void ApplyDefaults(NpgsqlConnectionStringBuilder builder, string original)
+    internal static void ApplyDefaults(NpgsqlConnectionStringBuilder builder, string original, bool transactionPooler)
     {
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = original };
         bool Given(params string[] names) => names.Any(given.ContainsKey);
+        if (transactionPooler)
+        {
+            if (!Given("Max Auto Prepare", "MaxAutoPrepare"))
+            {
+                builder.MaxAutoPrepare = 0;
+            }
+
+            ApplyLimits(builder, Given);
+            return;
+        }
+
         if (!Given("Max Auto Prepare", "MaxAutoPrepare"))
         {
             builder.MaxAutoPrepare = 64;
@@ -63,21 +87,7 @@ internal static class DataServices
             builder.AutoPrepareMinUsages = 2;
         }
 
-        if (!Given("No Reset On Close", "NoResetOnClose"))
-        {
-            builder.NoResetOnClose = true;
-        }
-
-        if (!Given("Maximum Pool Size", "Max Pool Size", "MaxPoolSize"))
-        {
-            builder.MaxPoolSize = DefaultMaxPoolSize;
-        }
-
-        if (!Given("Timeout"))
-        {
-            builder.Timeout = DefaultTimeoutSeconds;
-        }
-
+        ApplyLimits(builder, Given);
         var options = builder.Options ?? "";
         if (!options.Contains("statement_timeout", StringComparison.Ordinal))
         {
@@ -90,5 +100,39 @@ internal static class DataServices
         }
 
         builder.Options = options.Trim();
+    }
+
+    /// <summary>Null when the connection string suits <paramref name="transactionPooler"/>, else what is wrong.</summary>
+    internal static string? PoolerProblem(string? connectionString, bool transactionPooler)
+    {
+        if (!transactionPooler || connectionString is null || DatabaseConfiguration.Check(connectionString) is not null)
+        {
+            return null;
+        }
+
+        return new NpgsqlConnectionStringBuilder(connectionString).MaxAutoPrepare > 0 ? PreparedBehindPooler : null;
+    }
+
+    private const string PreparedBehindPooler =
+        "UserKeys:TransactionPooler is set, but the connection string asks for prepared statements (Max Auto Prepare > 0), which PgBouncer 1.18 " +
+        "in transaction mode does not keep: remove Max Auto Prepare from ConnectionStrings:UserKeys";
+
+    private static void ApplyLimits(NpgsqlConnectionStringBuilder builder, Func<string[], bool> given)
+    {
+        // The service changes no session state, so a pooled connection needs no DISCARD ALL on its way back.
+        if (!given(["No Reset On Close", "NoResetOnClose"]))
+        {
+            builder.NoResetOnClose = true;
+        }
+
+        if (!given(["Maximum Pool Size", "Max Pool Size", "MaxPoolSize"]))
+        {
+            builder.MaxPoolSize = DefaultMaxPoolSize;
+        }
+
+        if (!given(["Timeout"]))
+        {
+            builder.Timeout = DefaultTimeoutSeconds;
+        }
     }
 }

@@ -45,6 +45,14 @@ internal sealed class ServiceOptions : IValidatableObject
     [Range(1, 36_500)]
     public int UsageRetentionDays { get; set; } = 90;
 
+    /// <summary>
+    /// The database connection string points at a pooler in transaction mode (PgBouncer's <c>pool_mode = transaction</c>):
+    /// no statement is prepared (PgBouncer 1.18 keeps no prepared statements across transactions), no session setting is
+    /// sent at connect, and the credential-change listener needs <c>ConnectionStrings:UserKeysListen</c>, a direct
+    /// connection; without one the auth cache stays off.
+    /// </summary>
+    public bool TransactionPooler { get; set; }
+
     /// <summary>Proxies whose X-Forwarded-For is believed: addresses or CIDR networks, comma-separated.</summary>
     public string? TrustedProxies { get; set; }
 
@@ -96,4 +104,7 @@ internal sealed class ServiceOptions : IValidatableObject
 internal sealed class DatabaseOptions
 {
     public string? ConnectionString { get; set; }
+
+    /// <summary><c>ConnectionStrings:UserKeysListen</c>: a direct connection (not through a pooler) for LISTEN, when the main one is pooled.</summary>
+    public string? ListenConnectionString { get; set; }
 }
