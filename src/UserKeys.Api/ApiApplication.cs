@@ -65,6 +65,7 @@ internal static class ApiApplication
             json.SerializerOptions.Converters.Add(new UtcTimestampConverter());
         });
         services.AddUserKeysOpenApi();
+        services.AddUserKeysTelemetry(builder.Configuration, builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions());
         return builder;
     }
 

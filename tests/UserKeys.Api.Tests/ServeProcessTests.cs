@@ -26,6 +26,7 @@ public sealed class ServeProcessTests
     [InlineData("UserKeys__ShutdownTimeoutSeconds", "abc", "ShutdownTimeoutSeconds")]
     [InlineData("ConnectionStrings__UserKeys", "Host=x;Bogus Keyword=1", "connection string")]
     [InlineData("ConnectionStrings__UserKeysListen", "Host=x;Bogus Keyword=1", "ConnectionStrings:UserKeysListen")]
+    [InlineData("UserKeys__MetricsUrls", "ftp://127.0.0.1:9464", "MetricsUrls")]
     public async Task A_bad_setting_stops_the_start_with_a_message_naming_it(string name, string value, string named)
     {
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync();

@@ -44,9 +44,21 @@ internal sealed class AuthCache : IDisposable
     private volatile bool _listening;
     private long _heardTicks;
 
-    public AuthCache(TimeProvider clock, IOptions<ServiceOptions> options)
+    private readonly ServiceMetrics? _metrics;
+
+    public AuthCache(TimeProvider clock, IOptions<ServiceOptions> options, ServiceMetrics? metrics = null)
     {
         _clock = clock;
+        _metrics = metrics;
+        if (metrics is not null)
+        {
+            metrics.Meter.CreateObservableGauge("userkeys.auth_cache.entries", () => Count, "{entry}", "Keys held by the auth cache");
+            metrics.Meter.CreateObservableGauge("userkeys.auth_cache.serving", () => Enabled ? 1 : 0, null,
+                "1 while the auth cache serves (its listener heard its own heartbeat within 3 s), else 0");
+            metrics.Meter.CreateObservableGauge("userkeys.listener.connected", () => _listening ? 1 : 0, null,
+                "1 while the credential-change listener holds its connection and LISTENs, else 0");
+        }
+
         Ttl = TimeSpan.FromSeconds(options.Value.AuthCacheSeconds);
         MaxEntries = options.Value.AuthCacheMaxEntries;
         _keys = new MemoryCache(new MemoryCacheOptions
@@ -95,7 +107,9 @@ internal sealed class AuthCache : IDisposable
     public bool TryGet(byte[] tokenHash, out CachedKey key)
     {
         key = null!;
-        return Enabled && _keys.TryGetValue(CacheKey(tokenHash), out key!);
+        var hit = Enabled && _keys.TryGetValue(CacheKey(tokenHash), out key!);
+        (hit ? _metrics?.CacheHits : _metrics?.CacheMisses)?.Add(1);
+        return hit;
     }
 
     /// <summary>
@@ -294,6 +308,14 @@ internal sealed class AuthCache : IDisposable
         {
             return;
         }
+
+        cache._metrics?.CacheEvictions.Add(1, new KeyValuePair<string, object?>("reason", reason switch
+        {
+            EvictionReason.Capacity => "capacity",
+            EvictionReason.Expired => "expired",
+            EvictionReason.Replaced => "replaced",
+            _ => "changed",
+        }));
 
         lock (cache._gate)
         {

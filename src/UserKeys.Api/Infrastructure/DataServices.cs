@@ -37,6 +37,8 @@ internal static class DataServices
             ApplyDefaults(builder.ConnectionStringBuilder, options.ConnectionString!,
                 provider.GetRequiredService<IOptions<ServiceOptions>>().Value.TransactionPooler);
             builder.UseLoggerFactory(provider.GetRequiredService<ILoggerFactory>());
+            // The pool's name in Npgsql's metrics (db.client.connection.pool.name), instead of the connection string.
+            builder.Name = "userkeys";
             return builder.Build();
         });
         services.AddSingleton(provider => new UnitOfWorkFactory(provider.GetRequiredService<NpgsqlDataSource>()));

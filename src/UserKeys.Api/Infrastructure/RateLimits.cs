@@ -109,6 +109,7 @@ internal static class RateLimits
     /// <summary>429 problem+json with Retry-After and the IETF httpapi draft's RateLimit and RateLimit-Policy fields.</summary>
     public static async Task WriteTooManyAsync(HttpContext context, string policy, int perSecond, string detail)
     {
+        context.RequestServices.GetRequiredService<ServiceMetrics>().RateLimited(policy);
         var response = context.Response;
         response.StatusCode = StatusCodes.Status429TooManyRequests;
         // A token bucket of perSecond tokens a second has one again within a second.

@@ -58,6 +58,17 @@ internal sealed class ServiceOptions : IValidatableObject
 
     public RateLimitOptions RateLimits { get; set; } = new();
 
+    /// <summary>
+    /// Where the Prometheus scrape endpoint (<c>/metrics</c>) listens, on a listener of its own, never the public port:
+    /// <c>http://127.0.0.1:9464</c>, several separated by <c>;</c>. None: metrics are not collected at all.
+    /// </summary>
+    public string? MetricsUrls { get; set; }
+
+    /// <summary><see cref="MetricsUrls"/> as listener prefixes (each ending in <c>/</c>).</summary>
+    public IReadOnlyList<string> MetricsUrlList() =>
+        (MetricsUrls ?? "").Split([';', ',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(url => url.EndsWith('/') ? url : url + "/").ToList();
+
     public IReadOnlyList<string> TrustedProxyList() =>
         (TrustedProxies ?? "").Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
@@ -69,6 +80,14 @@ internal sealed class ServiceOptions : IValidatableObject
             if (!valid)
             {
                 yield return new ValidationResult($"'{proxy}' is neither an IP address nor a CIDR network", [nameof(TrustedProxies)]);
+            }
+        }
+
+        foreach (var url in MetricsUrlList())
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp || uri.Port <= 0 || uri.AbsolutePath != "/")
+            {
+                yield return new ValidationResult($"'{url.TrimEnd('/')}' is not an http://host:port URL", [nameof(MetricsUrls)]);
             }
         }
 

@@ -21,9 +21,9 @@ internal static class KeyEndpoints
         var database = app.ServiceProvider.GetRequiredService<UnitOfWorkRunner>();
         var service = app.ServiceProvider.GetRequiredService<KeyService>();
         var verifier = app.ServiceProvider.GetRequiredService<KeyVerifier>();
-        var credits = app.ServiceProvider.GetRequiredService<Usage.CreditLeases>();
-        var rateLimits = app.ServiceProvider.GetRequiredService<Usage.RateLimitLeases>();
-        var usage = app.ServiceProvider.GetRequiredService<Usage.UsageCounter>();
+        var verifyServices = new VerifyServices(
+            app.ServiceProvider.GetRequiredService<Usage.CreditLeases>(), app.ServiceProvider.GetRequiredService<Usage.RateLimitLeases>(),
+            app.ServiceProvider.GetRequiredService<Usage.UsageCounter>(), app.ServiceProvider.GetRequiredService<ServiceMetrics>());
 
         keys.MapPost("/", (long id, CreateKeyRequest body, Caller caller, CancellationToken cancellationToken) =>
                 CreateAsync(id, body, caller, service, database, cancellationToken))
@@ -110,7 +110,7 @@ internal static class KeyEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         app.MapPost("/v1/keys/verify", (HttpContext context, VerifyRequest body, CancellationToken cancellationToken) =>
-                VerifyAsync(context, body, verifier, new VerifyServices(credits, rateLimits, usage), cancellationToken))
+                VerifyAsync(context, body, verifier, verifyServices, cancellationToken))
             .WithTags("Keys")
             .AllowAnonymousOrCaller()
             .RequireScope(Scopes.KeysVerify)
@@ -200,7 +200,16 @@ internal static class KeyEndpoints
     private static async Task<JsonOk<VerifyResponse>> VerifyAsync(
         HttpContext context, VerifyRequest body, KeyVerifier verifier, VerifyServices services, CancellationToken cancellationToken)
     {
-        var (credits, rateLimits, usage) = services;
+        var (answer, reason) = await AnswerAsync(context, body, verifier, services, cancellationToken);
+        services.Metrics.Verified(reason);
+        return answer;
+    }
+
+    /// <summary>The verify answer, and its reason for the metrics (<c>valid</c> or the refusal's).</summary>
+    private static async Task<(JsonOk<VerifyResponse> Answer, string Reason)> AnswerAsync(
+        HttpContext context, VerifyRequest body, KeyVerifier verifier, VerifyServices services, CancellationToken cancellationToken)
+    {
+        var (credits, rateLimits, usage, _) = services;
         var address = context.Features.Get<Caller>() is null ? RateLimits.ClientAddress(context) : null;
         var verification = await verifier.VerifyAsync(body.Token, address, cancellationToken);
         if (verification == Verification.TooMany)
@@ -216,13 +225,13 @@ internal static class KeyEndpoints
             if (!HoldsAll(key.Permissions, body.Permissions))
             {
                 usage.Count(key.Id, Usage.UsageOutcome.InsufficientPermissions);
-                return new JsonOk<VerifyResponse>(Refusals[Verification.InsufficientPermissions]);
+                return (new JsonOk<VerifyResponse>(Refusals[Verification.InsufficientPermissions]), Verification.InsufficientPermissions);
             }
 
             if (key.Remaining is null && key.RateLimits.IsEmpty)
             {
                 usage.Count(key.Id, Usage.UsageOutcome.Valid);
-                return new JsonOk<VerifyResponse>(entry.Rendered(static key => JsonResults.Render(Valid(key, null, []))));
+                return (new JsonOk<VerifyResponse>(entry.Rendered(static key => JsonResults.Render(Valid(key, null, [])))), ValidOutcome);
             }
 
             // Rate limits, then credits, each taken from what this instance leased; a refusal takes nothing.
@@ -231,10 +240,10 @@ internal static class KeyEndpoints
             if (!limited.Granted)
             {
                 usage.Count(key.Id, Usage.UsageOutcome.RateLimited);
-                return new JsonOk<VerifyResponse>(new VerifyResponse(false, null, null, null, null, Verification.RateLimited)
+                return (new JsonOk<VerifyResponse>(new VerifyResponse(false, null, null, null, null, Verification.RateLimited)
                 {
                     RateLimit = limited.RefusedBy, ResetAt = limited.ResetAt,
-                });
+                }), Verification.RateLimited);
             }
 
             long? remaining = null;
@@ -245,16 +254,16 @@ internal static class KeyEndpoints
                 {
                     usage.Count(key.Id, Usage.UsageOutcome.UsageExceeded);
                     rateLimits.GiveBack(key, limited, cost);
-                    return new JsonOk<VerifyResponse>(Refusals[Verification.UsageExceeded]);
+                    return (new JsonOk<VerifyResponse>(Refusals[Verification.UsageExceeded]), Verification.UsageExceeded);
                 }
             }
 
             usage.Count(key.Id, Usage.UsageOutcome.Valid);
-            return new JsonOk<VerifyResponse>(Valid(entry.Current, remaining, limited.States));
+            return (new JsonOk<VerifyResponse>(Valid(entry.Current, remaining, limited.States)), ValidOutcome);
         }
 
-        return new JsonOk<VerifyResponse>(Refusals.GetValueOrDefault(verification.Reason!)
-            ?? JsonResults.Render(Refusal(verification.Reason!)));
+        return (new JsonOk<VerifyResponse>(Refusals.GetValueOrDefault(verification.Reason!)
+            ?? JsonResults.Render(Refusal(verification.Reason!))), verification.Reason!);
     }
 
     /// <summary>One statement: the key's existence (404) and its buckets agree.</summary>
@@ -275,7 +284,9 @@ internal static class KeyEndpoints
     }
 
     /// <summary>What verify uses beyond the verifier: the usage control of limited keys, and the usage counts.</summary>
-    private sealed record VerifyServices(Usage.CreditLeases Credits, Usage.RateLimitLeases RateLimits, Usage.UsageCounter Usage);
+    private sealed record VerifyServices(Usage.CreditLeases Credits, Usage.RateLimitLeases RateLimits, Usage.UsageCounter Usage, ServiceMetrics Metrics);
+
+    private const string ValidOutcome = "valid";
 
     /// <summary>Whether the key holds every permission asked for (none asked: yes).</summary>
     private static bool HoldsAll(string[] held, IReadOnlyList<string>? asked)
