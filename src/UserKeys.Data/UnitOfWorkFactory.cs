@@ -6,8 +6,10 @@ namespace UserKeys.Data;
 /// Opens units of work on one <see cref="NpgsqlDataSource"/>. A unit of work is the only way the
 /// service reaches the database; opening a second one inside an open one (in the same async flow)
 /// is an error, never a silent nested transaction that would commit on its own.
+/// Reads that may be slightly stale may go to <paramref name="standbys"/> (a data source that prefers standbys) when
+/// one is given; everything else goes to <paramref name="dataSource"/>, the primary.
 /// </summary>
-public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource)
+public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource, NpgsqlDataSource? standbys = null)
 {
     private readonly AsyncLocal<UnitOfWork?> _current = new();
 
@@ -28,6 +30,21 @@ public sealed class UnitOfWorkFactory(NpgsqlDataSource dataSource)
     /// </summary>
     public Task<UnitOfWork> BeginAsync(UnitOfWorkMode mode, Audit.AuditActor? actor, CancellationToken cancellationToken) =>
         OpenAsync(Register(mode), unitOfWork => unitOfWork.OpenAsync(dataSource, actor, cancellationToken));
+
+    /// <summary>
+    /// Opens a unit of work for a read whose answer may lag the primary by the standby's replay delay: on a standby when
+    /// the factory has one (falling back to the primary while none is up), else on the primary. Never for a write, nor
+    /// for a read a decision about credentials rests on.
+    /// </summary>
+    public Task<UnitOfWork> BeginStaleReadAsync(UnitOfWorkMode mode, CancellationToken cancellationToken)
+    {
+        if (mode == UnitOfWorkMode.ReadWrite)
+        {
+            throw new ArgumentOutOfRangeException(nameof(mode), mode, "A read-write unit of work always runs on the primary.");
+        }
+
+        return OpenAsync(Register(mode), unitOfWork => unitOfWork.OpenAsync(standbys ?? dataSource, null, cancellationToken));
+    }
 
     // Not async on purpose: the AsyncLocal must be set in the caller's flow, and an async
     // method would restore the caller's context (dropping the value) when it returns.

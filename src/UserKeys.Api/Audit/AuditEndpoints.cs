@@ -52,7 +52,7 @@ internal static class AuditEndpoints
     /// <summary>One snapshot: the user's existence and its page agree.</summary>
     private static async Task<JsonOk<AuditPageResponse>> ListAsync(
         long? userId, AuditListQuery query, AuditCursor cursors, UnitOfWorkRunner database, CancellationToken cancellationToken) =>
-        JsonResults.Ok(await database.RunAsync(userId is null ? UnitOfWorkMode.SingleStatement : UnitOfWorkMode.ReadOnly, async unit =>
+        JsonResults.Ok(await database.ReadStaleAsync(userId is null ? UnitOfWorkMode.SingleStatement : UnitOfWorkMode.ReadOnly, async unit =>
         {
             await cursors.EnsureKeyAsync(unit, cancellationToken).ConfigureAwait(false);
             long? beforeId = null;

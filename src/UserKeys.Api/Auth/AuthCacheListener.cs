@@ -40,6 +40,12 @@ internal sealed partial class AuthCacheListener(
         }
 
         var builder = new NpgsqlConnectionStringBuilder(listen ?? database.Value.ConnectionString) { Pooling = false, KeepAlive = 5 };
+        if (DataServices.IsMultiHost(builder) && builder.TargetSessionAttributes is null)
+        {
+            // Changes are announced on the primary only (a standby can neither LISTEN nor hear NOTIFY); after a failover
+            // the reconnect finds the new primary.
+            builder.TargetSessionAttributes = "primary";
+        }
         var wasOn = false;
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -41,7 +41,14 @@ internal static class DataServices
             builder.Name = "userkeys";
             return builder.Build();
         });
-        services.AddSingleton(provider => new UnitOfWorkFactory(provider.GetRequiredService<NpgsqlDataSource>()));
+        services.AddSingleton(provider =>
+        {
+            var primary = provider.GetRequiredService<NpgsqlDataSource>();
+            var standbys = provider.GetRequiredService<IOptions<ServiceOptions>>().Value.ReadFromStandbys && primary is NpgsqlMultiHostDataSource hosts
+                ? hosts.WithTargetSession(TargetSessionAttributes.PreferStandby)
+                : null;
+            return new UnitOfWorkFactory(primary, standbys);
+        });
         services.AddSingleton(TimeProvider.System);
         return services;
     }
@@ -68,6 +75,21 @@ internal static class DataServices
     {
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = original };
         bool Given(params string[] names) => names.Any(given.ContainsKey);
+        if (IsMultiHost(builder))
+        {
+            // Several hosts (a primary and its standbys): what is not marked as a stale read needs the primary, whichever
+            // host that is after a failover; a host's role is checked again a second after it was last seen.
+            if (!Given("Target Session Attributes", "TargetSessionAttributes"))
+            {
+                builder.TargetSessionAttributes = "primary";
+            }
+
+            if (!Given("Host Recheck Seconds", "HostRecheckSeconds"))
+            {
+                builder.HostRecheckSeconds = 1;
+            }
+        }
+
         if (transactionPooler)
         {
             if (!Given("Max Auto Prepare", "MaxAutoPrepare"))
@@ -103,6 +125,9 @@ internal static class DataServices
 
         builder.Options = options.Trim();
     }
+
+    /// <summary>Whether the connection string names several hosts (Npgsql's multi-host: <c>Host=a:5432,b:5432</c>).</summary>
+    internal static bool IsMultiHost(NpgsqlConnectionStringBuilder builder) => builder.Host?.Contains(',', StringComparison.Ordinal) == true;
 
     /// <summary>Null when the connection string suits <paramref name="transactionPooler"/>, else what is wrong.</summary>
     internal static string? PoolerProblem(string? connectionString, bool transactionPooler)

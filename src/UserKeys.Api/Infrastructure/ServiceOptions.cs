@@ -53,6 +53,12 @@ internal sealed class ServiceOptions : IValidatableObject
     /// </summary>
     public bool TransactionPooler { get; set; }
 
+    /// <summary>
+    /// With several hosts in <c>ConnectionStrings:UserKeys</c>: reads that may be slightly stale (a user, listings, usage,
+    /// the audit log) go to a standby when one is up; writes and every credential check stay on the primary.
+    /// </summary>
+    public bool ReadFromStandbys { get; set; }
+
     /// <summary>Proxies whose X-Forwarded-For is believed: addresses or CIDR networks, comma-separated.</summary>
     public string? TrustedProxies { get; set; }
 

@@ -17,20 +17,27 @@ internal sealed partial class UnitOfWorkRunner(NpgsqlDataSource dataSource, Unit
     public const int MaxAttempts = 3;
 
     public Task<T> RunAsync<T>(UnitOfWorkMode mode, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken) =>
-        RunAsync(mode, null, work, cancellationToken);
+        RunAsync(mode, null, staleReadOk: false, work, cancellationToken);
 
     /// <summary>A read-write unit of work on behalf of <paramref name="actor"/>, whom the audit log names for every change it makes.</summary>
     public Task<T> WriteAsync<T>(AuditActor actor, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken) =>
-        RunAsync(UnitOfWorkMode.ReadWrite, actor, work, cancellationToken);
+        RunAsync(UnitOfWorkMode.ReadWrite, actor, staleReadOk: false, work, cancellationToken);
 
-    private async Task<T> RunAsync<T>(UnitOfWorkMode mode, AuditActor? actor, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken)
+    /// <summary>
+    /// A read whose answer may lag the primary by a standby's replay delay (<c>UserKeys__ReadFromStandbys</c>): listings,
+    /// a user, usage, the audit log. Never a write, nor a credential check (those stay on the primary: revocation wins).
+    /// </summary>
+    public Task<T> ReadStaleAsync<T>(UnitOfWorkMode mode, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken) =>
+        RunAsync(mode, null, staleReadOk: true, work, cancellationToken);
+
+    private async Task<T> RunAsync<T>(UnitOfWorkMode mode, AuditActor? actor, bool staleReadOk, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             var committing = false;
             try
             {
-                var unit = await units.BeginAsync(mode, actor, cancellationToken).ConfigureAwait(false);
+                var unit = await (staleReadOk ? units.BeginStaleReadAsync(mode, cancellationToken) : units.BeginAsync(mode, actor, cancellationToken)).ConfigureAwait(false);
                 await using (unit.ConfigureAwait(false))
                 {
                     var result = await work(unit).ConfigureAwait(false);

@@ -176,7 +176,7 @@ internal static class KeyEndpoints
     /// <summary>One snapshot: the user's existence and its page agree.</summary>
     private static async Task<JsonOk<KeyListResponse>> ListAsync(
         long id, KeyListQuery query, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken) =>
-        JsonResults.Ok(await database.RunAsync(UnitOfWorkMode.ReadOnly, unit => keys.ListAsync(unit, caller, id, query, cancellationToken), cancellationToken));
+        JsonResults.Ok(await database.ReadStaleAsync(UnitOfWorkMode.ReadOnly, unit => keys.ListAsync(unit, caller, id, query, cancellationToken), cancellationToken));
 
     private static async Task<JsonOk<KeyResponse>> RevokeAsync(
         long id, [FromRoute(Name = "key_id")] long keyId, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken) =>
@@ -271,7 +271,7 @@ internal static class KeyEndpoints
         long id, long keyId, Usage.UsageQuery query, Caller caller, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, id);
-        var buckets = await database.RunAsync(UnitOfWorkMode.SingleStatement,
+        var buckets = await database.ReadStaleAsync(UnitOfWorkMode.SingleStatement,
             unit => unit.Usage.BucketsAsync(id, keyId, query.Daily, query.From, query.To, cancellationToken), cancellationToken);
         if (buckets.Count == 0)
         {

@@ -93,13 +93,13 @@ internal static class UserEndpoints
         UserService.EnsureCanActOn(caller, id);
         var user = id == caller.UserId
             ? caller.User
-            : await database.RunAsync(UnitOfWorkMode.SingleStatement, unit => unit.Users.GetAsync(id, cancellationToken), cancellationToken);
+            : await database.ReadStaleAsync(UnitOfWorkMode.SingleStatement, unit => unit.Users.GetAsync(id, cancellationToken), cancellationToken);
         return JsonResults.Ok(UserResponse.From(user));
     }
 
     private static Task<Results<JsonOk<UserPageResponse>, JsonOk<UserOffsetPageResponse>, JsonOk<UserLookupResponse>>> ListAsync(
         UserListQuery query, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken) =>
-        database.RunAsync(query.Mode, unit => users.ListAsync(unit, query, cancellationToken), cancellationToken);
+        database.ReadStaleAsync(query.Mode, unit => users.ListAsync(unit, query, cancellationToken), cancellationToken);
 
     private static async Task<JsonOk<UserResponse>> UpdateAsync(
         long id, UpdateUserRequest body, Caller caller, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken)
