@@ -175,6 +175,37 @@ public sealed class AuthCacheUnitTests : IDisposable
         Assert.True(_cache.Enabled);
     }
 
+
+    [Fact]
+    public void A_lost_listener_connection_stops_the_cache_at_once_except_for_stale_reads_from_standbys_within_three_seconds_of_the_last_heartbeat()
+    {
+        var hash = ApiToken.Hash(_token.Token);
+        _cache.Add(hash, Row(), _cache.Generation);
+        Assert.True(_cache.TryGet(hash, out _));
+
+        // Reads from the primary only: nothing rides through a lost connection.
+        _cache.Disconnected();
+        Assert.False(_cache.Enabled);
+        Assert.False(_cache.TryGet(hash, out _));
+        Assert.False(_cache.TryGet(hash, staleRead: true, out _));
+
+        using var standbys = new AuthCache(_clock, Options.Create(new ServiceOptions { AuthCacheSeconds = 30, ReadFromStandbys = true }));
+        standbys.SetListening(true);
+        standbys.Heard(_clock.GetUtcNow());
+        standbys.Add(hash, Row(), standbys.Generation);
+        standbys.Disconnected();
+        Assert.False(standbys.TryGet(hash, out _));
+        Assert.True(standbys.TryGet(hash, staleRead: true, out _));
+        _clock.Advance(TimeSpan.FromSeconds(2.9));
+        Assert.True(standbys.TryGet(hash, staleRead: true, out _));
+        _clock.Advance(TimeSpan.FromSeconds(0.2));
+        Assert.False(standbys.TryGet(hash, staleRead: true, out _));
+
+        // The reconnect clears everything: notifications sent meanwhile are lost.
+        standbys.SetListening(true);
+        standbys.Heard(_clock.GetUtcNow());
+        Assert.False(standbys.TryGet(hash, staleRead: true, out _));
+    }
     [Fact]
     public void Evicting_a_key_or_a_user_drops_exactly_its_entries()
     {

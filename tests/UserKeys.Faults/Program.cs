@@ -11,6 +11,12 @@ using Npgsql;
 // Phase 1: 16 clients provision users while PostgreSQL is stopped (fast) and started again.
 // Phase 2: PostgreSQL down: readiness and every endpoint answer 503 quickly; then it comes back.
 // Prints what it sent, injected and checked; exits 1 on any violation.
+// UserKeys.Faults failover <UserKeys.Api.dll> <output folder>: the failover drill (Failover.cs).
+if (args.Length == 3 && args[0] == "failover")
+{
+    return await Failover.RunAsync(args[1], args[2]);
+}
+
 if (args.Length < 4)
 {
     await Console.Error.WriteLineAsync("usage: UserKeys.Faults <service url> <admin token> <connection string> <pg-local script>");
@@ -113,20 +119,20 @@ await using (var connection = await dataSource.OpenConnectionAsync())
         using var document = JsonDocument.Parse(outcome.Body);
         var userId = document.RootElement.GetProperty("user").GetProperty("id").GetInt64();
         var keyId = document.RootElement.GetProperty("key").GetProperty("id").GetInt64();
-        if (await connection.ExecuteScalarAsync<long>(Sql("user_and_key_exist"), new { user_id = userId, key_id = keyId, email = outcome.Email }) != 1)
+        if (await connection.ExecuteScalarAsync<long>(FaultSql.Get("user_and_key_exist"), new { user_id = userId, key_id = keyId, email = outcome.Email }) != 1)
         {
             violations.Enqueue($"201 for {outcome.Email} but its user {userId} or key {keyId} is missing");
         }
     }
 
     var emails = all.Select(outcome => outcome.Email).ToArray();
-    var withoutKeys = await connection.ExecuteScalarAsync<long>(Sql("users_without_keys"), new { emails });
+    var withoutKeys = await connection.ExecuteScalarAsync<long>(FaultSql.Get("users_without_keys"), new { emails });
     if (withoutKeys != 0)
     {
         violations.Enqueue($"{withoutKeys} user(s) exist without their key");
     }
 
-    var rows = await connection.ExecuteScalarAsync<long>(Sql("count_users_with_emails"), new { emails });
+    var rows = await connection.ExecuteScalarAsync<long>(FaultSql.Get("count_users_with_emails"), new { emails });
     Console.WriteLine($"phase 1 (restart under load): {all.Count} provisions from {Clients} clients; {created.Count} x 201, " +
         $"{all.Count(outcome => outcome.Status == 503)} x 503, {all.Count(outcome => outcome.Status is not (201 or 503))} other; " +
         $"PostgreSQL stopped (fast) at {stoppedAt:s\\.ff} s and accepting again at {upAt:s\\.ff} s; /readyz 200 after " +
@@ -257,12 +263,5 @@ static async Task WaitUntil(Func<bool> condition, TimeSpan limit)
 static string Seconds(TimeSpan? span) => span is { } value ? value.TotalSeconds.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) : "never";
 
 static string Shorten(string text) => text.Length > 160 ? text[..160] : text;
-
-static string Sql(string name)
-{
-    using var stream = typeof(Outcome).Assembly.GetManifestResourceStream($"faultsql/{name}.sql")!;
-    using var reader = new StreamReader(stream);
-    return reader.ReadToEnd();
-}
 
 internal sealed record Outcome(string Email, int Status, string? MediaType, string Body, TimeSpan Started, TimeSpan Finished);

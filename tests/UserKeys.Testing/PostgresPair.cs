@@ -64,8 +64,13 @@ public sealed class PostgresPair : IAsyncDisposable
         pair = new PostgresPair(folder, bin, pair._superPassword, pair._password, pair.PrimaryPort, FreePort(pair.PrimaryPort + 1));
         try
         {
-            await pair.InitPrimaryAsync(synchronous);
+            await pair.InitPrimaryAsync();
             await pair.StartStandbyAsync();
+            if (synchronous)
+            {
+                await pair.MakeStandbySynchronousAsync();
+            }
+
             return pair;
         }
         catch
@@ -75,7 +80,7 @@ public sealed class PostgresPair : IAsyncDisposable
         }
     }
 
-    private async Task InitPrimaryAsync(bool synchronous)
+    private async Task InitPrimaryAsync()
     {
         var passwordFile = Path.Combine(_folder, "superuser-password");
         await File.WriteAllTextAsync(passwordFile, _superPassword);
@@ -98,7 +103,6 @@ public sealed class PostgresPair : IAsyncDisposable
             "max_wal_senders = 4",
             "wal_keep_size = 256MB",
             "hot_standby = on",
-            $"synchronous_standby_names = '{(synchronous ? "standby" : "")}'",
             "log_line_prefix = '%m [%p] %d '",
             ""));
         await AsServerAsync(Path.Combine(_bin, "pg_ctl"), "-D", PrimaryData, "-l", Path.Combine(_folder, "primary.log"),
@@ -115,7 +119,9 @@ public sealed class PostgresPair : IAsyncDisposable
         await AsServerAsync(Path.Combine(_bin, "pg_basebackup"), "-h", "127.0.0.1", "-p", PrimaryPort.ToString(CultureInfo.InvariantCulture),
             "-U", "postgres", "-D", StandbyData, "-X", "stream", "-R", "-c", "fast");
         await File.AppendAllTextAsync(Path.Combine(StandbyData, "postgresql.auto.conf"),
-            $"primary_conninfo = 'host=127.0.0.1 port={PrimaryPort} user=postgres password={_superPassword} application_name=standby'\n");
+            $"primary_conninfo = 'host=127.0.0.1 port={PrimaryPort} user=postgres password={_superPassword} application_name=standby'\n" +
+            // Once promoted it has no standby of its own: waiting for one would hang every commit.
+            "synchronous_standby_names = ''\n");
         await AsServerAsync(Path.Combine(_bin, "pg_ctl"), "-D", StandbyData, "-l", Path.Combine(_folder, "standby.log"),
             "-o", $"-p {StandbyPort}", "-w", "-t", "60", "start");
         var streaming = await Poll.UntilAsync(() => ScalarAsync<long>(PrimaryPort, "streaming_standbys", new { application_name = "standby" }),
@@ -123,6 +129,22 @@ public sealed class PostgresPair : IAsyncDisposable
         if (streaming.Value != 1)
         {
             throw new InvalidOperationException($"the standby is not streaming:\n{await File.ReadAllTextAsync(Path.Combine(_folder, "standby.log"))}");
+        }
+    }
+
+    private async Task MakeStandbySynchronousAsync()
+    {
+        await using (var connection = new NpgsqlConnection(Single(PrimaryPort, "postgres", _superPassword, "postgres") + ";Pooling=false"))
+        {
+            await connection.ExecuteAsync(TestSql.Get("make_standby_synchronous"));
+            await connection.ExecuteAsync(TestSql.Get("reload_configuration"));
+        }
+
+        var synchronous = await Poll.UntilAsync(() => ScalarAsync<long>(PrimaryPort, "synchronous_standbys", new { application_name = "standby" }),
+            count => count == 1, TimeSpan.FromSeconds(30));
+        if (synchronous.Value != 1)
+        {
+            throw new InvalidOperationException("the standby did not become synchronous");
         }
     }
 

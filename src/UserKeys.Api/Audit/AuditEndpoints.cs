@@ -16,6 +16,7 @@ internal static class AuditEndpoints
 
         app.MapGet("/v1/audit", ([AuditFilters] AuditListQuery query, CancellationToken cancellationToken) =>
                 ListAsync(null, query, cursors, database, cancellationToken))
+            .ReadsStale()
             .WithTags("Audit")
             .WithDatabase()
             .RequireScope(Scopes.AuditRead)
@@ -32,6 +33,7 @@ internal static class AuditEndpoints
 
         app.MapGet("/v1/users/{id:long}/audit", (long id, AuditListQuery query, Caller caller, CancellationToken cancellationToken) =>
                 ListAsync(Subject(caller, id), query, cursors, database, cancellationToken))
+            .ReadsStale()
             .WithTags("Audit")
             .WithDatabase()
             .RequireScope(Scopes.AuditRead)

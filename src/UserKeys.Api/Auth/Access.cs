@@ -56,7 +56,7 @@ internal sealed class AccessMiddleware(
         var token = header is not null && header.Length <= MaxHeaderLength && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? header["Bearer ".Length..].Trim()
             : null;
-        var verification = await verifier.VerifyAsync(token, RateLimits.ClientAddress(context), context.RequestAborted).ConfigureAwait(false);
+        var verification = await verifier.VerifyAsync(token, RateLimits.ClientAddress(context), rule.StaleRead, context.RequestAborted).ConfigureAwait(false);
         if (verification == Verification.TooMany)
         {
             await RateLimits.WriteTooManyAsync(context, FailureLimiter.PolicyName, failures.PerSecond,
@@ -120,7 +120,11 @@ internal sealed class AccessMiddleware(
 }
 
 /// <summary>What an endpoint asks of its caller, read from its metadata once per endpoint.</summary>
-internal sealed record AccessRule(bool CallerOptional, bool Admin, string[] Scopes)
+/// <param name="StaleRead">
+/// The endpoint only reads, and its answer may be as old as a standby's (<see cref="Access.ReadsStale{TBuilder}"/>): its
+/// caller may be authenticated from the auth cache while its listener is reconnecting, within the same 3 s bound.
+/// </param>
+internal sealed record AccessRule(bool CallerOptional, bool Admin, string[] Scopes, bool StaleRead = false)
 {
     /// <summary>Why <paramref name="caller"/> may not call the endpoint (every reason), or null.</summary>
     public string? Refusal(Caller caller)
@@ -160,7 +164,8 @@ internal static class Access
                 : new AccessRule(
                     endpoint.Metadata.GetMetadata<OptionalCallerMetadata>() is not null,
                     endpoint.Metadata.GetMetadata<AdminMetadata>() is not null,
-                    [.. endpoint.Metadata.GetOrderedMetadata<ScopeMetadata>().Select(scope => scope.Scope).Distinct()]));
+                    [.. endpoint.Metadata.GetOrderedMetadata<ScopeMetadata>().Select(scope => scope.Scope).Distinct()],
+                    endpoint.Metadata.GetMetadata<StaleReadMetadata>() is not null));
 
     /// <summary>The endpoint needs a key holding <paramref name="scope"/>.</summary>
     public static TBuilder RequireScope<TBuilder>(this TBuilder builder, string scope)
@@ -180,6 +185,14 @@ internal static class Access
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(OptionalCallerMetadata.Instance);
 
+    /// <summary>
+    /// The endpoint only reads, and may answer from a standby (<c>UserKeys__ReadFromStandbys</c>): through a failover its
+    /// callers are still authenticated from the auth cache while its listener reconnects (see <see cref="AuthCache.Disconnected"/>).
+    /// </summary>
+    public static TBuilder ReadsStale<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(StaleReadMetadata.Instance);
+
     public static IServiceCollection AddAccess(this IServiceCollection services) =>
         services.AddSingleton<KeyRateLimiter>();
 }
@@ -191,6 +204,12 @@ internal sealed record ScopeMetadata(string Scope);
 internal sealed record AdminMetadata
 {
     public static readonly AdminMetadata Instance = new();
+}
+
+/// <summary>The endpoint only reads, and its answer may be stale (see <see cref="Access.ReadsStale{TBuilder}"/>).</summary>
+internal sealed record StaleReadMetadata
+{
+    public static readonly StaleReadMetadata Instance = new();
 }
 
 /// <summary>The endpoint serves callers without a key too (see <see cref="Access.AllowAnonymousOrCaller{TBuilder}"/>).</summary>

@@ -15,8 +15,8 @@ namespace UserKeys.Api.Auth;
 /// <item>the instance that makes a change also evicts right after its commit, before answering;</item>
 /// <item>entries are served only while the listener has heard its own heartbeat within
 /// <see cref="MaxSilence"/>: notifications arrive in commit order, so every change committed before that
-/// heartbeat was sent has been applied. A pooler that drops LISTEN or a silent network break turns the
-/// cache off within <see cref="MaxSilence"/>;</item>
+/// heartbeat was sent has been applied. A pooler that drops LISTEN, a silent network break or a lost connection
+/// turns the cache off within <see cref="MaxSilence"/>;</item>
 /// <item>a lookup that raced an eviction does not store what it read (a generation counter checked under
 /// the same lock that evictions take), and nothing ever overwrites a cached row: the last-use time lives
 /// beside it (<see cref="CachedKey"/>);</item>
@@ -42,20 +42,25 @@ internal sealed class AuthCache : IDisposable
     private readonly PostEvictionDelegate _onEvicted;
     private long _generation;
     private volatile bool _listening;
+    private volatile bool _connected;
     private long _heardTicks;
 
     private readonly ServiceMetrics? _metrics;
+
+    /// <summary><see cref="ServiceOptions.ReadFromStandbys"/>: stale reads may ride through a failover (<see cref="Disconnected"/>).</summary>
+    private readonly bool _readsFromStandbys;
 
     public AuthCache(TimeProvider clock, IOptions<ServiceOptions> options, ServiceMetrics? metrics = null)
     {
         _clock = clock;
         _metrics = metrics;
+        _readsFromStandbys = options.Value.ReadFromStandbys;
         if (metrics is not null)
         {
             metrics.Meter.CreateObservableGauge("userkeys.auth_cache.entries", () => Count, "{entry}", "Keys held by the auth cache");
             metrics.Meter.CreateObservableGauge("userkeys.auth_cache.serving", () => Enabled ? 1 : 0, null,
                 "1 while the auth cache serves (its listener heard its own heartbeat within 3 s), else 0");
-            metrics.Meter.CreateObservableGauge("userkeys.listener.connected", () => _listening ? 1 : 0, null,
+            metrics.Meter.CreateObservableGauge("userkeys.listener.connected", () => _connected ? 1 : 0, null,
                 "1 while the credential-change listener holds its connection and LISTENs, else 0");
         }
 
@@ -93,8 +98,15 @@ internal sealed class AuthCache : IDisposable
     public bool Configured => Ttl > TimeSpan.Zero;
 
     /// <summary>Serving: configured, listening, and its own heartbeat heard within <see cref="MaxSilence"/>.</summary>
-    public bool Enabled =>
-        _listening && Configured && _clock.GetUtcNow().UtcTicks - Interlocked.Read(ref _heardTicks) <= MaxSilence.Ticks;
+    public bool Enabled => _connected && ServingStaleReads;
+
+    /// <summary>
+    /// Serving the callers of stale reads (<see cref="AccessRule.StaleRead"/>): as <see cref="Enabled"/>, and, when reads go to
+    /// standbys, also while the listener reconnects after a lost connection, until <see cref="MaxSilence"/> after the last
+    /// heartbeat heard.
+    /// </summary>
+    public bool ServingStaleReads =>
+        (_connected || _readsFromStandbys) && _listening && Configured && _clock.GetUtcNow().UtcTicks - Interlocked.Read(ref _heardTicks) <= MaxSilence.Ticks;
 
     public int Count => (int)_keys.Count;
 
@@ -104,10 +116,13 @@ internal sealed class AuthCache : IDisposable
     /// <summary>Read before a database lookup; pass to <see cref="Add"/> or <see cref="AddUnknown"/>.</summary>
     public long Generation => Interlocked.Read(ref _generation);
 
-    public bool TryGet(byte[] tokenHash, out CachedKey key)
+    public bool TryGet(byte[] tokenHash, out CachedKey key) => TryGet(tokenHash, staleRead: false, out key);
+
+    /// <summary>The cached key of this token; for a stale read (<paramref name="staleRead"/>) also while the listener reconnects.</summary>
+    public bool TryGet(byte[] tokenHash, bool staleRead, out CachedKey key)
     {
         key = null!;
-        var hit = Enabled && _keys.TryGetValue(CacheKey(tokenHash), out key!);
+        var hit = (staleRead ? ServingStaleReads : Enabled) && _keys.TryGetValue(CacheKey(tokenHash), out key!);
         (hit ? _metrics?.CacheHits : _metrics?.CacheMisses)?.Add(1);
         return hit;
     }
@@ -270,11 +285,23 @@ internal sealed class AuthCache : IDisposable
     public void SetListening(bool listening)
     {
         _listening = listening;
+        _connected = listening;
         // Serve again only once a heartbeat sent on this connection has come back.
         Interlocked.Exchange(ref _heardTicks, 0);
         // The generation bump also discards lookups in flight: they read before this point.
         Clear();
     }
+
+    /// <summary>
+    /// The listener lost its connection (the primary stopped, failed over, or the network broke). The cache stops serving
+    /// at once, except, when reads go to standbys (<see cref="ServiceOptions.ReadFromStandbys"/>), to the callers of stale
+    /// reads (listings and reads a standby answers): those it goes on serving until <see cref="MaxSilence"/> after the last
+    /// heartbeat it heard, the bound it already keeps for a connection that silently stops delivering (every change
+    /// committed before that heartbeat was sent has been applied). So a failover within that time interrupts no read
+    /// from a standby; the reconnect clears the cache (<see cref="SetListening"/>), since notifications sent meanwhile
+    /// are lost.
+    /// </summary>
+    public void Disconnected() => _connected = false;
 
     /// <summary>The listener received its own heartbeat, sent at <paramref name="sentAt"/>.</summary>
     public void Heard(DateTimeOffset sentAt)

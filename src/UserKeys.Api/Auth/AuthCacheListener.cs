@@ -98,7 +98,7 @@ internal sealed partial class AuthCacheListener(
                 }
 
                 wasOn = false;
-                cache.SetListening(false);
+                cache.Disconnected();
                 try
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), clock, stoppingToken).ConfigureAwait(false);

@@ -68,11 +68,18 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
     /// Verifies (a dead pooled connection is retried on a fresh one by the store's unit of work).
     /// <paramref name="address"/>: count failures against it (null: the caller is limited per key instead).
     /// </summary>
-    public async Task<Verification> VerifyAsync(string? token, string? address, CancellationToken cancellationToken)
+    public Task<Verification> VerifyAsync(string? token, string? address, CancellationToken cancellationToken) =>
+        VerifyAsync(token, address, staleRead: false, cancellationToken);
+
+    /// <summary>
+    /// <see cref="VerifyAsync(string?, string?, CancellationToken)"/> for a request whose answer may be stale
+    /// (<paramref name="staleRead"/>): the cache may answer while its listener reconnects (<see cref="AuthCache.Disconnected"/>).
+    /// </summary>
+    public async Task<Verification> VerifyAsync(string? token, string? address, bool staleRead, CancellationToken cancellationToken)
     {
         var wellFormed = ApiToken.TryParse(token, out var hash);
         CachedKey? entry = null;
-        if (wellFormed && cache.TryGet(hash, out var cached))
+        if (wellFormed && cache.TryGet(hash, staleRead, out var cached))
         {
             entry = cached;
             if (Refusal(cached.Row) is null)

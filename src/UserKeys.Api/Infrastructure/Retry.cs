@@ -37,10 +37,20 @@ internal static class Retry
             or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.IdleSessionTimeout
             || postgres.SqlState.StartsWith("08", StringComparison.Ordinal),
         NpgsqlException npgsql => npgsql.InnerException is IOException or System.Net.Sockets.SocketException or TimeoutException
-            || npgsql.IsTransient,
+            || npgsql.IsTransient || IsNoSuitableHost(npgsql),
         InvalidOperationException when error.InnerException is { } inner => IsBrokenConnection(inner),
         _ => false,
     };
+
+    /// <summary>
+    /// Several hosts, and none is what the connection needs right now (the primary stopped and no standby is promoted
+    /// yet, or every host is down): a failover in progress. Npgsql says so with no error code: "No suitable host was
+    /// found." when no host answered as asked, or "Unable to connect to a suitable host" wrapping each host's failure.
+    /// </summary>
+    public static bool IsNoSuitableHost(NpgsqlException error) =>
+        error.InnerException is AggregateException
+        || error.Message.StartsWith("No suitable host", StringComparison.Ordinal)
+        || error.Message.StartsWith("Unable to connect to a suitable host", StringComparison.Ordinal);
 
     public static async Task RecoverAsync(Exception error, NpgsqlDataSource dataSource, int attempt, CancellationToken cancellationToken)
     {

@@ -42,6 +42,7 @@ internal static class KeyEndpoints
 
         keys.MapGet("/", (long id, KeyListQuery query, Caller caller, CancellationToken cancellationToken) =>
                 ListAsync(id, query, caller, service, database, cancellationToken))
+            .ReadsStale()
             .RequireScope(Scopes.KeysRead)
             .WithName("ListKeys")
             .WithSummary("A user's keys, newest first, a page at a time (admin, or the user itself)")
@@ -83,6 +84,7 @@ internal static class KeyEndpoints
 
         keys.MapGet("/{key_id:long}/usage", (long id, [FromRoute(Name = "key_id")] long keyId, Usage.UsageQuery query, Caller caller, CancellationToken cancellationToken) =>
                 UsageAsync(id, keyId, query, caller, database, cancellationToken))
+            .ReadsStale()
             .RequireScope(Scopes.KeysRead)
             .WithName("GetKeyUsage")
             .WithSummary("A key's verifications and authentications per hour or day, by outcome (admin, or the user itself)")

@@ -33,6 +33,7 @@ internal static class UserEndpoints
             .WithSummary("The calling key's user");
 
         users.MapGet("/{id:long}", (long id, Caller caller, CancellationToken cancellationToken) => GetAsync(id, caller, database, cancellationToken))
+            .ReadsStale()
             .RequireScope(Scopes.UsersRead)
             .WithDatabase()
             .WithName("GetUser")
@@ -40,6 +41,7 @@ internal static class UserEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         users.MapGet("/", (UserListQuery query, CancellationToken cancellationToken) => ListAsync(query, service, database, cancellationToken))
+            .ReadsStale()
             .RequireAdmin()
             .RequireScope(Scopes.UsersRead)
             .WithDatabase()
