@@ -51,7 +51,9 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Production");
-        builder.UseSetting("ConnectionStrings:UserKeys", Database.ConnectionString);
+        // The service runs as the restricted role (rows, never the schema), as a deployment runs it: every contract test
+        // runs through it. The tests' own SQL runs as the owner (Database.DataSource).
+        builder.UseSetting("ConnectionStrings:UserKeys", Database.ServiceConnectionString);
         // Every test class shares one client address (the in-memory host has none): the limits stay on,
         // but high enough that only the tests about them (RateLimitTests) reach them.
         builder.UseSetting("UserKeys:RateLimits:FailuresPerAddressPerSecond", "100000");

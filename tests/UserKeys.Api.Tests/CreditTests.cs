@@ -215,8 +215,8 @@ public sealed class CreditProcessTests : IAsyncLifetime
     {
         var owner = await _api.CreateUserWithKey();
         var key = await _api.IssueKey(owner.Id, new { remaining = 1000 });
-        await using var one = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
-        await using var two = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
+        await using var one = await ServiceProcess.StartAsync(_api.Database.ServiceConnectionString);
+        await using var two = await ServiceProcess.StartAsync(_api.Database.ServiceConnectionString);
 
         var (valid, exceeded, other) = await Load([one, two], key.Str("token"), 3000, 64);
 
@@ -241,8 +241,8 @@ public sealed class CreditProcessTests : IAsyncLifetime
             await connection.ExecuteAsync(TestSql.Get("set_key_refilled_yesterday"), new { id = key.Long("id") });
         }
 
-        await using var one = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
-        await using var two = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
+        await using var one = await ServiceProcess.StartAsync(_api.Database.ServiceConnectionString);
+        await using var two = await ServiceProcess.StartAsync(_api.Database.ServiceConnectionString);
         var (valid, exceeded, other) = await Load([one, two], key.Str("token"), 100, 32);
 
         // Both processes stop gracefully (they hand their unused credits back); one refill means 500 - 100 left.
@@ -259,8 +259,8 @@ public sealed class CreditProcessTests : IAsyncLifetime
         const int Budget = 5000;
         var owner = await _api.CreateUserWithKey();
         var key = await _api.IssueKey(owner.Id, new { remaining = Budget });
-        await using var survivor = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
-        await using var victim = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
+        await using var survivor = await ServiceProcess.StartAsync(_api.Database.ServiceConnectionString);
+        await using var victim = await ServiceProcess.StartAsync(_api.Database.ServiceConnectionString);
 
         var midLoad = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var first = Load([survivor, victim], key.Str("token"), 3000, 32, valid => { if (valid >= 500) midLoad.TrySetResult(); });

@@ -20,7 +20,7 @@ public sealed class MultiInstanceTests : IAsyncLifetime
     {
         await _api.InitializeAsync();
         // The audit purge runs every second on each instance, so that both race for it during the test.
-        _cluster = await ServiceCluster.StartAsync(2, _api.Database.ConnectionString, new Dictionary<string, string>
+        _cluster = await ServiceCluster.StartAsync(2, _api.Database.ServiceConnectionString, new Dictionary<string, string>
         {
             ["UserKeys__AuditPurgeIntervalSeconds"] = "1",
         });

@@ -115,8 +115,8 @@ public sealed class RateLimitProcessTests : IAsyncLifetime
         const int Limit = 200;
         var owner = await _api.CreateUserWithKey();
         var key = await _api.IssueKey(owner.Id, new { rate_limits = new[] { new { name = "per-second", limit = Limit, duration_ms = 1000 } } });
-        await using var one = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
-        await using var two = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
+        await using var one = await ServiceProcess.StartAsync(_api.Database.ServiceConnectionString);
+        await using var two = await ServiceProcess.StartAsync(_api.Database.ServiceConnectionString);
         var clients = new[] { one.Client(null), two.Client(null) };
         var grantsByWindow = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
         var refused = 0;

@@ -176,12 +176,12 @@ public sealed class UsageProcessTests : IAsyncLifetime
         var owner = await _api.CreateUserWithKey();
         var key = await _api.IssueKey(owner.Id);
 
-        var graceful = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
+        var graceful = await ServiceProcess.StartAsync(_api.Database.ServiceConnectionString);
         await VerifyMany(graceful, key.Str("token"), 50);
         await graceful.DisposeAsync(); // SIGTERM, right away: well within one flush interval
         Assert.Equal(50, await Counted(key.Long("id")));
 
-        var crashing = await ServiceProcess.StartAsync(_api.Database.ConnectionString);
+        var crashing = await ServiceProcess.StartAsync(_api.Database.ServiceConnectionString);
         await VerifyMany(crashing, key.Str("token"), 30);
         await crashing.KillAsync();
         var afterCrash = await Counted(key.Long("id"));

@@ -1,3 +1,4 @@
+using Dapper;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Testcontainers.PostgreSql;
@@ -16,6 +17,15 @@ public static class PostgresServer
 
     private static readonly Lazy<Task<string>> AdminConnectionString = new(ResolveServerAsync);
     private static readonly Lazy<Task<string>> Template = new(CreateTemplateAsync);
+    private static readonly Lazy<Task<string>> ServicePassword = new(EnsureServiceRoleAsync);
+
+    /// <summary>
+    /// The role the service runs as in the tests: it may read and write rows, never the schema, granted by the real
+    /// <c>userkeys_grant_service_role</c> (what <c>migrate --grant-to</c> runs) on the template every migrated test database
+    /// is cloned from. It belongs to the server and stays there (its password is derived from the test role's, so that
+    /// the two test processes that run at once agree on it).
+    /// </summary>
+    public const string ServiceRole = "userkeys_test_service";
 
     /// <summary>A connection string to the server's maintenance database, for a role that may create databases.</summary>
     public static Task<string> GetAdminConnectionStringAsync() => AdminConnectionString.Value;
@@ -26,7 +36,9 @@ public static class PostgresServer
         var template = await Template.Value.ConfigureAwait(false);
         var name = NewDatabaseName();
         await ExecuteAdminAsync(TestSql.WithIdentifiers("create_database_from_template", ("database", name), ("template", template))).ConfigureAwait(false);
-        return new TestDatabase(name, await ConnectionStringForAsync(name).ConfigureAwait(false));
+        var owner = await ConnectionStringForAsync(name).ConfigureAwait(false);
+        var service = new NpgsqlConnectionStringBuilder(owner) { Username = ServiceRole, Password = await ServicePassword.Value.ConfigureAwait(false) };
+        return new TestDatabase(name, owner, service.ConnectionString);
     }
 
     /// <summary>A new, empty database (for the upgrader's own tests).</summary>
@@ -113,6 +125,37 @@ public static class PostgresServer
         }
     }
 
+    /// <summary>Creates <see cref="ServiceRole"/> when missing and sets its password; returns the password.</summary>
+    private static async Task<string> EnsureServiceRoleAsync()
+    {
+        var admin = new NpgsqlConnectionStringBuilder(await GetAdminConnectionStringAsync().ConfigureAwait(false)) { Pooling = false };
+        var password = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes($"userkeys-test-service:{admin.Password}:{admin.Host}:{admin.Port}")))[..32];
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(admin.ConnectionString);
+                await connection.OpenAsync().ConfigureAwait(false);
+                var parameters = new { role = ServiceRole, password };
+                if (!await connection.QuerySingleAsync<bool>(TestSql.Get("role_exists"), parameters).ConfigureAwait(false))
+                {
+                    await connection.ExecuteAsync(await connection.QuerySingleAsync<string>(TestSql.Get("create_role_statement"), parameters).ConfigureAwait(false))
+                        .ConfigureAwait(false);
+                }
+
+                await connection.ExecuteAsync(await connection.QuerySingleAsync<string>(TestSql.Get("alter_role_password_statement"), parameters).ConfigureAwait(false))
+                    .ConfigureAwait(false);
+                return password;
+            }
+            catch (PostgresException error) when (attempt < 5 && error.SqlState is PostgresErrorCodes.DuplicateObject or PostgresErrorCodes.InternalError)
+            {
+                // The other test process created it (or changed it) at the same moment: look again.
+                await Task.Delay(100 * attempt).ConfigureAwait(false);
+            }
+        }
+    }
+
     private static async Task<string> CreateTemplateAsync()
     {
         var name = $"uk_template_{Environment.ProcessId}_{Guid.NewGuid():N}"[..40];
@@ -125,6 +168,13 @@ public static class PostgresServer
         if (!result.Successful)
         {
             throw new InvalidOperationException($"Migrating the test template failed at {result.FailedScript}: {result.Error}");
+        }
+
+        await ServicePassword.Value.ConfigureAwait(false);
+        await using (var connection = new NpgsqlConnection(connectionString))
+        {
+            await connection.OpenAsync().ConfigureAwait(false);
+            await ServicePrivileges.GrantAsync(connection, ServiceRole, CancellationToken.None).ConfigureAwait(false);
         }
 
         return name;

@@ -5,16 +5,24 @@ namespace UserKeys.Testing;
 /// <summary>A database of its own for one test class (or one test); dropped on dispose.</summary>
 public sealed class TestDatabase : IAsyncDisposable
 {
-    internal TestDatabase(string name, string connectionString)
+    internal TestDatabase(string name, string connectionString, string? serviceConnectionString = null)
     {
         Name = name;
         ConnectionString = connectionString;
+        ServiceConnectionString = serviceConnectionString ?? connectionString;
         DataSource = NpgsqlDataSource.Create(connectionString);
     }
 
     public string Name { get; }
 
+    /// <summary>As the database's owner (the role that migrated it): for the tests' own SQL.</summary>
     public string ConnectionString { get; }
+
+    /// <summary>
+    /// As the service runs: <see cref="PostgresServer.ServiceRole"/>, rows but not the schema, in a migrated database; the
+    /// owner in an empty one (nothing is granted there yet).
+    /// </summary>
+    public string ServiceConnectionString { get; }
 
     public NpgsqlDataSource DataSource { get; }
 
