@@ -13,12 +13,6 @@ namespace UserKeys.Api.Tests;
 /// <summary>The service as an operator runs it: a process on 127.0.0.1, its configuration and its signals.</summary>
 public sealed class ServeProcessTests
 {
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [Theory]
     [InlineData("UserKeys__ReadinessTimeoutSeconds", "0", "ReadinessTimeoutSeconds")]
@@ -32,7 +26,7 @@ public sealed class ServeProcessTests
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync();
         var environment = new Dictionary<string, string> { [name] = value };
 
-        using var process = CliProcess.Start(database.ConnectionString, environment, "--urls", $"http://127.0.0.1:{FreePort()}");
+        using var process = CliProcess.Start(database.ConnectionString, environment, "--urls", $"http://127.0.0.1:{Ports.Free()}");
         var result = await CliProcess.WaitAsync(process);
 
         Assert.Equal(2, result.ExitCode);
@@ -50,7 +44,7 @@ public sealed class ServeProcessTests
         }
 
         var token = await BootstrapAdminCommand.IssueAsync(new UnitOfWorkFactory(database.DataSource), Http.Email("admin"), null, NullLogger.Instance, CancellationToken.None);
-        var port = FreePort();
+        var port = Ports.Free();
         using var service = CliProcess.Start(database.ConnectionString, "--urls", $"http://127.0.0.1:{port}");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);

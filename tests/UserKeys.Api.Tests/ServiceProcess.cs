@@ -41,7 +41,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
 
     private static async Task<ServiceProcess> StartAsync(string connectionString, IReadOnlyDictionary<string, string>? environment, string readyPath)
     {
-        var port = FreePort();
+        var port = Ports.Free();
         var settings = new Dictionary<string, string>(environment ?? new Dictionary<string, string>())
         {
             ["UserKeys__RateLimits__PerKeyPerSecond"] = "100000",
@@ -128,10 +128,4 @@ internal sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -151,17 +151,10 @@ public sealed class TelemetryProcessTests : IAsyncLifetime
 
     public Task DisposeAsync() => ((IAsyncLifetime)_api).DisposeAsync();
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task Metrics_are_scraped_on_their_own_port_and_traces_reach_the_otlp_endpoint()
     {
-        var metricsPort = FreePort();
+        var metricsPort = Ports.Free();
         using var receiver = new OtlpReceiver();
         await using var service = await ServiceProcess.StartAsync(_api.Database.ServiceConnectionString, new Dictionary<string, string>
         {
@@ -211,7 +204,7 @@ public sealed class TelemetryProcessTests : IAsyncLifetime
 
         public OtlpReceiver()
         {
-            var port = FreePort();
+            var port = Ports.Free();
             Url = $"http://127.0.0.1:{port}";
             _listener.Prefixes.Add(Url + "/");
             _listener.Start();

@@ -34,7 +34,7 @@ internal static class Failover
         Directory.CreateDirectory(outputFolder);
         await File.WriteAllTextAsync(Path.Combine(outputFolder, "failover-migrate.log"), migrate);
 
-        var port = FreePort();
+        var port = Ports.Free();
         using var service = StartService(apiAssembly, port, pair.MultiHostConnectionString + ";Timeout=3", Path.Combine(outputFolder, "failover-service.log"));
         try
         {
@@ -246,13 +246,6 @@ internal static class Failover
         {
             return 0;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string Seconds(TimeSpan? span) => span is { } value ? value.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture) : "never";

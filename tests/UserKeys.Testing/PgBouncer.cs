@@ -43,7 +43,7 @@ public sealed class PgBouncer : IAsyncDisposable
     public static async Task<PgBouncer> StartAsync(string target, int poolSize = 10)
     {
         var server = new NpgsqlConnectionStringBuilder(target);
-        var port = FreePort();
+        var port = Ports.Free();
         var folder = Directory.CreateTempSubdirectory("userkeys-pgbouncer-");
         var root = Environment.UserName == "root";
         var ini = Path.Combine(folder.FullName, "pgbouncer.ini");
@@ -125,13 +125,6 @@ public sealed class PgBouncer : IAsyncDisposable
         {
             throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {process.ExitCode}");
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private void Keep(string? line)
