@@ -101,11 +101,34 @@ internal static class Telemetry
     }
 
     /// <summary>Every meter the service reports: its own, ASP.NET Core's requests, Kestrel's connections, Npgsql's pool and commands.</summary>
-    public static MeterProviderBuilder AddUserKeysInstruments(this MeterProviderBuilder metrics) =>
+    /// <remarks>
+    /// Instruments recorded per statement or per routing attempt are dropped (a dropped instrument is disabled, so
+    /// nothing is recorded): per request they cost more than the request's own histogram, and a statement's timing is
+    /// in its trace span. Npgsql's pool state stays.
+    /// </remarks>
+    public static MeterProviderBuilder AddUserKeysInstruments(this MeterProviderBuilder metrics)
+    {
         metrics.AddMeter(ServiceMetrics.MeterName)
             .AddAspNetCoreInstrumentation()
             .AddMeter("Microsoft.AspNetCore.Server.Kestrel")
             .AddNpgsqlInstrumentation();
+        foreach (var perCall in PerCallInstruments)
+        {
+            metrics.AddView(perCall, MetricStreamConfiguration.Drop);
+        }
+
+        return metrics;
+    }
+
+    private static readonly string[] PerCallInstruments =
+    [
+        "db.client.operation.duration",
+        "db.client.operation.npgsql.executing",
+        "db.client.operation.npgsql.bytes_written",
+        "db.client.operation.npgsql.bytes_read",
+        "db.client.operation.npgsql.prepared_ratio",
+        "aspnetcore.routing.match_attempts",
+    ];
 
     /// <summary>A span per request (ASP.NET Core) and per statement (Npgsql, without its text's parameters).</summary>
     public static TracerProviderBuilder AddUserKeysSources(this TracerProviderBuilder traces) =>
