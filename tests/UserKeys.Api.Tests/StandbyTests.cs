@@ -33,6 +33,21 @@ public sealed class StandbyTests : IAsyncLifetime
     private static async Task<HttpStatusCode> Status(HttpClient client, string path) => (await client.GetAsync(path)).StatusCode;
 
     [Fact]
+    public async Task Migrate_and_bootstrap_given_the_standby_first_run_on_the_primary()
+    {
+        var standbyFirst = new NpgsqlConnectionStringBuilder(_pair.MultiHostConnectionString)
+        {
+            Host = $"127.0.0.1:{_pair.StandbyPort},127.0.0.1:{_pair.PrimaryPort}",
+        }.ConnectionString;
+
+        var status = await CliProcess.RunAsync(standbyFirst, "migrate");
+        Assert.True(status.ExitCode == 0, status.StandardError);
+        var bootstrap = await CliProcess.RunAsync(standbyFirst, "bootstrap-admin", "--email", Http.Email("standby-first"));
+        Assert.True(bootstrap.ExitCode == 0, bootstrap.StandardError);
+        Assert.StartsWith("uk_", bootstrap.StandardOutput.Trim(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Reads_come_from_a_paused_standby_but_a_key_revoked_on_the_primary_is_refused_at_once_everywhere()
     {
         await using var reading = await ServiceProcess.StartAsync(_pair.MultiHostConnectionString, new Dictionary<string, string>

@@ -30,6 +30,15 @@ internal sealed class CommandHost(IHost host, string connectionString, ILogger l
             return null;
         }
 
+        // Migrations and the bootstrap write: given a primary and its standbys, they connect to the primary, whichever
+        // host of the list that is (unless the connection string says otherwise).
+        var target = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        if (DataServices.IsMultiHost(target) && target.TargetSessionAttributes is null)
+        {
+            target.TargetSessionAttributes = "primary";
+            connectionString = target.ConnectionString;
+        }
+
         var host = builder.Build();
         return new CommandHost(host, connectionString, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger(loggerCategory));
     }
