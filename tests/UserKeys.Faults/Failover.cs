@@ -82,11 +82,13 @@ internal static class Failover
             })).ToList();
             var readers = Enumerable.Range(0, Readers).Select(_ => Task.Run(async () =>
             {
+                // At most one read each 10 ms per reader: a steady probe, not more load.
+                using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
                 while (!end.IsCancellationRequested)
                 {
                     var started = clock.Elapsed;
                     reads.Add((await StatusAsync(http, readPath), started, clock.Elapsed));
-                    await Task.Delay(10);
+                    await pace.WaitForNextTickAsync();
                 }
             })).ToList();
 

@@ -15,8 +15,9 @@ namespace UserKeys.Api.Auth;
 /// <item>the instance that makes a change also evicts right after its commit, before answering;</item>
 /// <item>entries are served only while the listener has heard its own heartbeat within
 /// <see cref="MaxSilence"/>: notifications arrive in commit order, so every change committed before that
-/// heartbeat was sent has been applied. A pooler that drops LISTEN, a silent network break or a lost connection
-/// turns the cache off within <see cref="MaxSilence"/>;</item>
+/// heartbeat was sent has been applied. A pooler that drops LISTEN or a silent network break turns the
+/// cache off within <see cref="MaxSilence"/>; a lost connection turns it off at once (with standby reads, for
+/// all but stale reads: <see cref="Disconnected"/>);</item>
 /// <item>a lookup that raced an eviction does not store what it read (a generation counter checked under
 /// the same lock that evictions take), and nothing ever overwrites a cached row: the last-use time lives
 /// beside it (<see cref="CachedKey"/>);</item>
