@@ -16,14 +16,9 @@ internal static class ServeCommand
         });
         // Say what is wrong, one line per setting, before the host would crash or log a stack trace about it.
         var problems = ServiceOptions.Problems(builder.Configuration).ToList();
-        if (DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError) is not { } connectionString)
+        if (DatabaseConfiguration.GetConnectionString(builder.Configuration, out var configurationError) is null)
         {
             problems.Add(configurationError!);
-        }
-        else if (problems.Count == 0
-            && DataServices.PoolerProblem(connectionString, builder.Configuration.GetValue<bool>($"{ServiceOptions.Section}:{nameof(ServiceOptions.TransactionPooler)}")) is { } pooler)
-        {
-            problems.Add(pooler);
         }
 
         if (DatabaseConfiguration.ReadListen(builder.Configuration) is { } listen && DatabaseConfiguration.Check(listen) is { } listenError)
@@ -44,9 +39,11 @@ internal static class ServeCommand
         ConsoleSetup.LogToConsole(builder.Logging);
         builder.AddUserKeysApi();
         var app = builder.Build();
-        app.UseUserKeysApi();
         try
         {
+            // Mapping the endpoints resolves services, and with them options validated on first use (the pooler's
+            // rule about prepared statements): a failure there is a configuration problem like one found at start.
+            app.UseUserKeysApi();
             await app.RunAsync().ConfigureAwait(false);
             return ExitCodes.Success;
         }

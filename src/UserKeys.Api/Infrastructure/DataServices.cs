@@ -130,7 +130,7 @@ internal static class DataServices
     internal static bool IsMultiHost(NpgsqlConnectionStringBuilder builder) => builder.Host?.Contains(',', StringComparison.Ordinal) == true;
 
     /// <summary>Null when the connection string suits <paramref name="transactionPooler"/>, else what is wrong.</summary>
-    internal static string? PoolerProblem(string? connectionString, bool transactionPooler)
+    private static string? PoolerProblem(string? connectionString, bool transactionPooler)
     {
         if (!transactionPooler || connectionString is null || DatabaseConfiguration.Check(connectionString) is not null)
         {
