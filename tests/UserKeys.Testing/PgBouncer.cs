@@ -67,7 +67,7 @@ public sealed class PgBouncer : IAsyncDisposable
         if (root)
         {
             // PgBouncer drops to this user (-u) and must still read its files; nobody else may read the password.
-            await RunAsync("chown", "-R", "postgres", folder.FullName);
+            await Processes.RunAsync("chown", null, "-R", "postgres", folder.FullName);
         }
 
         var info = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -114,16 +114,6 @@ public sealed class PgBouncer : IAsyncDisposable
         catch (SocketException)
         {
             return false;
-        }
-    }
-
-    private static async Task RunAsync(string file, params string[] args)
-    {
-        using var process = Process.Start(file, args);
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {process.ExitCode}");
         }
     }
 

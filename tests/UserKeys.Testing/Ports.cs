@@ -13,4 +13,27 @@ public static class Ports
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    /// <summary>
+    /// A port nothing listens on, from <paramref name="first"/> up: below the ephemeral range for a server that a test
+    /// keeps (as scripts/pg-local does), where a client socket cannot hold it unseen.
+    /// </summary>
+    public static int FreeFrom(int first)
+    {
+        for (var port = first; port < first + 400; port++)
+        {
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken: the next one.
+            }
+        }
+
+        throw new InvalidOperationException($"no free port between {first} and {first + 399}");
+    }
 }

@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Dapper;
 using Npgsql;
 
@@ -60,8 +57,8 @@ public sealed class PostgresPair : IAsyncDisposable
         var bin = FindBin();
         var folder = Directory.CreateTempSubdirectory("userkeys-pair-").FullName;
         // Ports below the ephemeral range, from a random start: two pairs made at once rarely probe the same one.
-        var pair = new PostgresPair(folder, bin, Secret(), Secret(), FreePort(26100 + Random.Shared.Next(0, 300)), 0);
-        pair = new PostgresPair(folder, bin, pair._superPassword, pair._password, pair.PrimaryPort, FreePort(pair.PrimaryPort + 1));
+        var pair = new PostgresPair(folder, bin, Secret(), Secret(), Ports.FreeFrom(26100 + Random.Shared.Next(0, 300)), 0);
+        pair = new PostgresPair(folder, bin, pair._superPassword, pair._password, pair.PrimaryPort, Ports.FreeFrom(pair.PrimaryPort + 1));
         try
         {
             await pair.InitPrimaryAsync();
@@ -86,7 +83,7 @@ public sealed class PostgresPair : IAsyncDisposable
         await File.WriteAllTextAsync(passwordFile, _superPassword);
         if (Root)
         {
-            await RunAsync("chown", "-R", "postgres", _folder);
+            await Processes.RunAsync("chown", null, "-R", "postgres", _folder);
         }
 
         await AsServerAsync(Path.Combine(_bin, "initdb"), "-D", PrimaryData, "-U", "postgres", $"--pwfile={passwordFile}",
@@ -208,36 +205,11 @@ public sealed class PostgresPair : IAsyncDisposable
         var environment = new Dictionary<string, string> { ["PGPASSWORD"] = _superPassword };
         if (Root)
         {
-            await RunAsync("runuser", environment, ["-u", "postgres", "--", file, .. args]);
+            await Processes.RunAsync("runuser", environment, ["-u", "postgres", "--", file, .. args]);
         }
         else
         {
-            await RunAsync(file, environment, args);
-        }
-    }
-
-    private static Task RunAsync(string file, params string[] args) => RunAsync(file, new Dictionary<string, string>(), args);
-
-    private static async Task RunAsync(string file, Dictionary<string, string> environment, string[] args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/" };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        foreach (var (name, value) in environment)
-        {
-            info.Environment[name] = value;
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', args.Where(arg => !arg.Contains("password", StringComparison.OrdinalIgnoreCase)))} exited {process.ExitCode}: {await stdout}{await stderr}");
+            await Processes.RunAsync(file, environment, args);
         }
     }
 
@@ -257,22 +229,4 @@ public sealed class PostgresPair : IAsyncDisposable
 
     private static string Secret() => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
-    /// <summary>A port of 127.0.0.1 nothing listens on, from <paramref name="first"/> up (below the ephemeral range, as scripts/pg-local does).</summary>
-    private static int FreePort(int first)
-    {
-        for (var port = first; port < first + 400; port++)
-        {
-            try
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-            }
-        }
-
-        throw new InvalidOperationException($"no free port between {first} and {first + 399}");
-    }
 }
