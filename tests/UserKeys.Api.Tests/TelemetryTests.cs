@@ -21,10 +21,19 @@ public sealed class TelemetryApiFactory : ApiFactory
     protected override void ConfigureSettings(IWebHostBuilder builder) =>
         builder.UseSetting("UserKeys:RateLimits:FailuresPerAddressPerSecond", "2");
 
-    protected override void ConfigureTestServices(IServiceCollection services) =>
+    /// <summary>
+    /// Tags this host's meter: the other test classes' hosts run in the same process at the same time, and a meter
+    /// listener hears every meter of its name there.
+    /// </summary>
+    private readonly KeyValuePair<string, object?> _host = new("test.host", Guid.NewGuid().ToString("N"));
+
+    protected override void ConfigureTestServices(IServiceCollection services)
+    {
+        services.AddSingleton(provider => new ServiceMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), [_host]));
         services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics.AddUserKeysInstruments().AddInMemoryExporter(Metrics))
             .WithTracing(traces => traces.AddUserKeysSources().AddInMemoryExporter(Spans));
+    }
 
     /// <summary>Collects now; the latest value of every metric point.</summary>
     public IReadOnlyList<(string Name, Dictionary<string, object?> Tags, double Value)> Collect()
@@ -32,7 +41,7 @@ public sealed class TelemetryApiFactory : ApiFactory
         Metrics.Clear();
         Services.GetRequiredService<MeterProvider>().ForceFlush();
         var points = new List<(string, Dictionary<string, object?>, double)>();
-        foreach (var metric in Metrics)
+        foreach (var metric in Metrics.Where(metric => metric.MeterName != ServiceMetrics.MeterName || (metric.MeterTags?.Contains(_host) ?? false)))
         {
             foreach (ref readonly var point in metric.GetMetricPoints())
             {

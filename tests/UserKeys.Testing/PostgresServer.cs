@@ -131,29 +131,20 @@ public static class PostgresServer
         var admin = new NpgsqlConnectionStringBuilder(await GetAdminConnectionStringAsync().ConfigureAwait(false)) { Pooling = false };
         var password = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
             System.Text.Encoding.UTF8.GetBytes($"userkeys-test-service:{admin.Password}:{admin.Host}:{admin.Port}")))[..32];
-        for (var attempt = 1; ; attempt++)
+        // One test process at a time (Api.Tests and Data.Tests start together): the lock goes with the session.
+        await using var connection = new NpgsqlConnection(admin.ConnectionString);
+        await connection.OpenAsync().ConfigureAwait(false);
+        await connection.QuerySingleAsync<string>(TestSql.Get("lock_service_role_setup")).ConfigureAwait(false);
+        var parameters = new { role = ServiceRole, password };
+        if (!await connection.QuerySingleAsync<bool>(TestSql.Get("role_exists"), parameters).ConfigureAwait(false))
         {
-            try
-            {
-                await using var connection = new NpgsqlConnection(admin.ConnectionString);
-                await connection.OpenAsync().ConfigureAwait(false);
-                var parameters = new { role = ServiceRole, password };
-                if (!await connection.QuerySingleAsync<bool>(TestSql.Get("role_exists"), parameters).ConfigureAwait(false))
-                {
-                    await connection.ExecuteAsync(await connection.QuerySingleAsync<string>(TestSql.Get("create_role_statement"), parameters).ConfigureAwait(false))
-                        .ConfigureAwait(false);
-                }
-
-                await connection.ExecuteAsync(await connection.QuerySingleAsync<string>(TestSql.Get("alter_role_password_statement"), parameters).ConfigureAwait(false))
-                    .ConfigureAwait(false);
-                return password;
-            }
-            catch (PostgresException error) when (attempt < 5 && error.SqlState is PostgresErrorCodes.DuplicateObject or PostgresErrorCodes.InternalError)
-            {
-                // The other test process created it (or changed it) at the same moment: look again.
-                await Task.Delay(100 * attempt).ConfigureAwait(false);
-            }
+            await connection.ExecuteAsync(await connection.QuerySingleAsync<string>(TestSql.Get("create_role_statement"), parameters).ConfigureAwait(false))
+                .ConfigureAwait(false);
         }
+
+        await connection.ExecuteAsync(await connection.QuerySingleAsync<string>(TestSql.Get("alter_role_password_statement"), parameters).ConfigureAwait(false))
+            .ConfigureAwait(false);
+        return password;
     }
 
     private static async Task<string> CreateTemplateAsync()
