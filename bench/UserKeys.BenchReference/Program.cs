@@ -10,7 +10,8 @@ using UserKeys.Data.Users;
 //   GET /users/{id}         the service's own users/get_by_id statement through Dapper on a pooled
 //                           connection, the row as JSON: the least GET /v1/users/{id} can cost
 // The connection string is the service's (ConnectionStrings__UserKeys), with the same statement
-// preparation the service applies, so that the two differ only in what the service adds.
+// preparation and pool size the service applies by default, so that the two differ only in what the
+// service adds.
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ReferenceJson.Default));
@@ -18,7 +19,11 @@ var connectionString = builder.Configuration.GetConnectionString("UserKeys")
     ?? throw new InvalidOperationException("ConnectionStrings__UserKeys is not set");
 await using var dataSource = new NpgsqlDataSourceBuilder(connectionString)
 {
-    ConnectionStringBuilder = { MaxAutoPrepare = 64, AutoPrepareMinUsages = 2, NoResetOnClose = true },
+    ConnectionStringBuilder =
+    {
+        MaxAutoPrepare = 64, AutoPrepareMinUsages = 2, NoResetOnClose = true,
+        MaxPoolSize = Math.Clamp(2 * Environment.ProcessorCount, 4, 50),
+    },
 }.Build();
 var getById = SqlCatalog.Users.GetById.Text;
 // Map created_at to CreatedAt as the service does, so that both read every column.
