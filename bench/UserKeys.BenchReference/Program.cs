@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dapper;
 using Npgsql;
+using UserKeys.Data;
 using UserKeys.Data.Sql;
 using UserKeys.Data.Users;
 
@@ -21,8 +22,8 @@ await using var dataSource = new NpgsqlDataSourceBuilder(connectionString)
 {
     ConnectionStringBuilder =
     {
-        MaxAutoPrepare = 64, AutoPrepareMinUsages = 2, NoResetOnClose = true,
-        MaxPoolSize = Math.Clamp(2 * Environment.ProcessorCount, 4, 50),
+        MaxAutoPrepare = ConnectionDefaults.MaxAutoPrepare, AutoPrepareMinUsages = ConnectionDefaults.AutoPrepareMinUsages,
+        NoResetOnClose = true, MaxPoolSize = ConnectionDefaults.MaxPoolSize,
     },
 }.Build();
 var getById = SqlCatalog.Users.GetById.Text;

@@ -55,17 +55,6 @@ internal static class DataServices
 
     /// <summary>Pool and session limits unless the connection string says otherwise (README, Operations).</summary>
     public const int DefaultTimeoutSeconds = 5;
-
-    /// <summary>
-    /// Twice the cores this process may use, at least 4 and at most 50: the size PostgreSQL's own guidance gives
-    /// (about twice the database's cores), for the common small deployment where PostgreSQL shares the host or
-    /// is its size. PostgreSQL runs a process per connection; more busy connections than that only queue on
-    /// its cores, where every statement waits, not just the newest. Waiting for a pooled connection instead (at
-    /// most <see cref="DefaultTimeoutSeconds"/> s) kept the throughput and cut the tail: on 2 shared cores with 16
-    /// clients, 4 connections against 50 read p99 4 ms against 17-870 ms for a page of users, 9-14 ms against
-    /// 24-200 ms with their keys (bench/RESULTS.md). Set Maximum Pool Size when PostgreSQL runs elsewhere (README).
-    public static int DefaultMaxPoolSize => Math.Clamp(2 * Environment.ProcessorCount, 4, 50);
-
     public const int DefaultStatementTimeoutMs = 15_000;
     public const int DefaultIdleInTransactionTimeoutMs = 30_000;
 
@@ -73,7 +62,7 @@ internal static class DataServices
     /// Settings the service wants unless the connection string says otherwise: every statement comes from
     /// a fixed catalog, so auto-preparing them saves PostgreSQL a parse and plan per execution; the
     /// service never changes session state, so a pooled connection needs no DISCARD ALL on its way back.
-    /// And explicit limits: at most <see cref="DefaultMaxPoolSize"/> connections, waiting at most
+    /// And explicit limits: at most <see cref="ConnectionDefaults.MaxPoolSize"/> connections, waiting at most
     /// <see cref="DefaultTimeoutSeconds"/> s for one (then 503), and server-side timeouts for a statement
     /// and for a transaction left idle, so that nothing the service starts can hold the database for long.
     /// Behind a pooler in transaction mode (<paramref name="transactionPooler"/>) consecutive transactions may
@@ -113,12 +102,12 @@ internal static class DataServices
 
         if (!Given("Max Auto Prepare", "MaxAutoPrepare"))
         {
-            builder.MaxAutoPrepare = 64;
+            builder.MaxAutoPrepare = ConnectionDefaults.MaxAutoPrepare;
         }
 
         if (!Given("Auto Prepare Min Usages", "AutoPrepareMinUsages"))
         {
-            builder.AutoPrepareMinUsages = 2;
+            builder.AutoPrepareMinUsages = ConnectionDefaults.AutoPrepareMinUsages;
         }
 
         ApplyLimits(builder, Given);
@@ -164,7 +153,7 @@ internal static class DataServices
 
         if (!given(["Maximum Pool Size", "Max Pool Size", "MaxPoolSize"]))
         {
-            builder.MaxPoolSize = DefaultMaxPoolSize;
+            builder.MaxPoolSize = ConnectionDefaults.MaxPoolSize;
         }
 
         if (!given(["Timeout"]))
