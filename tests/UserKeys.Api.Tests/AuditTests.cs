@@ -29,6 +29,26 @@ public sealed class AuditTests(ApiFactory api) : IClassFixture<ApiFactory>
         return events;
     }
 
+    [Theory]
+    [InlineData("/v1/audit?limit=100")]
+    [InlineData("/v1/audit?action=user.created&limit=100")]
+    public async Task A_page_of_100_events_is_full_and_has_a_next_cursor_when_more_follow(string path)
+    {
+        // audit/list_all and audit/list_by_action cap their scan at the largest page plus one (LIMIT 101):
+        // a cap below that would end a full page of 100 with a null cursor.
+        using var admin = api.Admin();
+        for (var i = 0; i < 101; i++)
+        {
+            await (await admin.PostJson("/v1/users", new { email = Http.Email($"audit-page{i}") })).Expect(HttpStatusCode.Created);
+        }
+
+        var first = await (await admin.GetAsync(path)).Expect(HttpStatusCode.OK);
+        Assert.Equal(100, first.GetProperty("items").GetArrayLength());
+        var second = await (await admin.GetAsync($"{path}&after={Uri.EscapeDataString(first.Str("next_cursor"))}")).Expect(HttpStatusCode.OK);
+        Assert.NotEqual(0, second.GetProperty("items").GetArrayLength());
+        Assert.True(first.GetProperty("items").EnumerateArray().Last().Long("id") > second.GetProperty("items")[0].Long("id"));
+    }
+
     private async Task<T> Sql<T>(string name, object? parameters = null)
     {
         await using var connection = await api.Database.DataSource.OpenConnectionAsync();

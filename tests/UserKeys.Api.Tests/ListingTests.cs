@@ -69,6 +69,28 @@ public sealed class ListingTests(ApiFactory api) : IClassFixture<ApiFactory>
         }
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("&include=keys")]
+    public async Task A_page_of_100_is_full_and_has_a_next_cursor_when_more_users_follow(string include)
+    {
+        // The keyset statements cap their scan at the largest page plus one (LIMIT 101): a cap below
+        // that would end a full page of 100 with a null cursor.
+        await CreateUsers(101);
+        using var admin = api.Admin();
+
+        var first = await (await admin.GetAsync($"/v1/users?limit=100{include}")).Expect(HttpStatusCode.OK);
+        Assert.Equal(100, Items(first).Count);
+        var cursor = first.Str("next_cursor");
+        var second = await (await admin.GetAsync($"/v1/users?limit=100{include}&after={Uri.EscapeDataString(cursor)}")).Expect(HttpStatusCode.OK);
+        Assert.NotEmpty(Items(second));
+        Assert.Empty(Items(first).Select(user => user.Long("id")).Intersect(Items(second).Select(user => user.Long("id"))));
+        if (Items(second).Count == 100)
+        {
+            Assert.NotEqual(JsonValueKind.Null, second.GetProperty("next_cursor").ValueKind);
+        }
+    }
+
     [Fact]
     public async Task Offset_paging_reports_total_limit_and_offset_and_matches_keyset_order()
     {

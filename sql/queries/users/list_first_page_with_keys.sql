@@ -3,6 +3,9 @@
 -- like the listing, then by key id; a user without keys comes once, with null key columns.
 -- Parameters: @limit integer (users, not rows)
 -- Index: users_created_at_id_idx for the page (stops after @limit users), then api_keys_user_id_idx per user (nested loop).
+-- Plan cache: the inner LIMIT 101 is the largest page (UserListQuery.MaxLimit, 100) plus one. With it the
+-- generic plan knows the page is small and costs what a custom plan costs, so PostgreSQL keeps it;
+-- with @limit alone it guesses 10% of users and plans the statement again on every call.
 SELECT p.id, p.email, p.name, p.role, p.created_at,
        k.id           AS key_id,
        k.name         AS key_name,
@@ -22,7 +25,10 @@ SELECT p.id, p.email, p.name, p.role, p.created_at,
        k.refilled_at  AS key_refilled_at,
        k.rate_limits  AS key_rate_limits
 FROM (SELECT id, email, name, role, created_at
-      FROM users
+      FROM (SELECT id, email, name, role, created_at
+            FROM users
+            ORDER BY created_at DESC, id DESC
+            LIMIT 101) capped
       ORDER BY created_at DESC, id DESC
       LIMIT @limit) p
 LEFT JOIN api_keys k ON k.user_id = p.id

@@ -14,6 +14,10 @@ internal sealed record AuditListQuery(int Limit, string? After, AuditFilter Filt
     : IBindableFromHttpContext<AuditListQuery>, IEndpointParameterMetadataProvider
 {
     public const int DefaultLimit = 50;
+    /// <summary>
+    /// The largest page. <c>audit/list_all</c> and <c>audit/list_by_action</c> cap their inner scan at this plus
+    /// one (<c>LIMIT 101</c>, for the plan cache): raising it means raising that cap too.
+    /// </summary>
     public const int MaxLimit = 100;
 
     public static ValueTask<AuditListQuery?> BindAsync(HttpContext context, ParameterInfo parameter)

@@ -15,6 +15,10 @@ internal sealed record UserListQuery(string? Email, int Limit, string? After, in
     : IBindableFromHttpContext<UserListQuery>, IEndpointParameterMetadataProvider
 {
     public const int DefaultLimit = 50;
+    /// <summary>
+    /// The largest page. The keyset statements cap their inner scan at this plus one (<c>LIMIT 101</c>, see
+    /// <c>sql/queries/users/list_first_page.sql</c>): raising it means raising that cap too.
+    /// </summary>
     public const int MaxLimit = 100;
 
     /// <summary>
