@@ -263,6 +263,30 @@ public sealed class AuthCacheUnitTests : IDisposable
         Assert.Equal(0, _cache.Count);
     }
 
+    [Fact]
+    public void Entries_added_together_expire_spread_over_the_last_fifth_of_the_ttl_never_after_it()
+    {
+        // 100 keys read in the same instant must not all go back to the database in the same instant.
+        var tokens = Enumerable.Range(0, 100).Select(_ => ApiToken.Generate().Hash).ToList();
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            _cache.Add(tokens[i], Row(i), _cache.Generation);
+        }
+
+        _clock.Advance(TimeSpan.FromSeconds(23.9));
+        _cache.Heard(_clock.GetUtcNow());
+        Assert.All(tokens, token => Assert.True(_cache.TryGet(token, out _)));
+
+        _clock.Advance(TimeSpan.FromSeconds(3.1)); // 27 s: about half of them
+        _cache.Heard(_clock.GetUtcNow());
+        var held = tokens.Count(token => _cache.TryGet(token, out _));
+        Assert.InRange(held, 10, 90);
+
+        _clock.Advance(TimeSpan.FromSeconds(3.1)); // 30.1 s: past the TTL, none
+        _cache.Heard(_clock.GetUtcNow());
+        Assert.All(tokens, token => Assert.False(_cache.TryGet(token, out _)));
+    }
+
     private static async Task Until(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
