@@ -104,7 +104,8 @@ internal sealed class RequestTimestampConverter : JsonConverter<DateTimeOffset>
     public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteStringValue(value.UtcDateTime.ToString(UtcTimestampConverter.Format, CultureInfo.InvariantCulture));
+        Span<byte> utf8 = stackalloc byte[32];
+        writer.WriteStringValue(utf8[..UtcTimestampConverter.Utf8(value.UtcDateTime, utf8)]);
     }
 }
 
