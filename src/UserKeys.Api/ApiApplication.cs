@@ -35,6 +35,8 @@ internal static class ApiApplication
         services.AddSingleton<UnitOfWorkRunner>();
         services.AddSingleton<IKeyStore, DatabaseKeyStore>();
         services.AddSingleton<KeyVerifier>();
+        services.AddSingleton<LastUseRecorder>();
+        services.AddHostedService(provider => provider.GetRequiredService<LastUseRecorder>());
         services.AddSingleton<UserService>();
         services.AddSingleton<KeyService>();
         services.AddSingleton<CursorSigner>();

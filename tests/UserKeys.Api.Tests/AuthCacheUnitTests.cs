@@ -24,8 +24,6 @@ internal sealed class ScriptedKeyStore : IKeyStore
 
     public Func<Task<ApiKeyWithUserRow?>> OnFind { get; set; } = () => Task.FromResult<ApiKeyWithUserRow?>(null);
 
-    public Func<Task<DateTime?>> OnTouch { get; set; } = () => Task.FromResult<DateTime?>(null);
-
     public int Finds => Volatile.Read(ref _finds);
 
     public Task<ApiKeyWithUserRow?> FindAsync(byte[] tokenHash, CancellationToken cancellationToken)
@@ -33,8 +31,6 @@ internal sealed class ScriptedKeyStore : IKeyStore
         Interlocked.Increment(ref _finds);
         return OnFind();
     }
-
-    public Task<DateTime?> TouchAsync(long keyId, CancellationToken cancellationToken) => OnTouch();
 }
 
 /// <summary>
@@ -47,6 +43,7 @@ public sealed class AuthCacheUnitTests : IDisposable
     private readonly ScriptedKeyStore _store = new();
     private readonly AuthCache _cache;
     private readonly KeyVerifier _verifier;
+    private readonly LastUseRecorder _lastUse;
     private readonly IssuedToken _token = ApiToken.Generate();
 
     public AuthCacheUnitTests()
@@ -55,11 +52,12 @@ public sealed class AuthCacheUnitTests : IDisposable
         _cache = new AuthCache(_clock, options);
         _cache.SetListening(true);
         _cache.Heard(_clock.GetUtcNow());
-        // Counting is in memory; this database is never reached (nothing flushes in these tests).
+        // Counting and noting uses is in memory; this database is never reached (nothing flushes in these tests).
         var unreachable = Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1");
         var runner = new UnitOfWorkRunner(unreachable, new Data.UnitOfWorkFactory(unreachable), NullLogger<UnitOfWorkRunner>.Instance);
         var usage = new Usage.UsageCounter(runner, _clock, options, NullLogger<Usage.UsageCounter>.Instance);
-        _verifier = new KeyVerifier(_store, _cache, new FailureLimiter(options), usage, _clock);
+        _lastUse = new LastUseRecorder(runner, NullLogger<LastUseRecorder>.Instance);
+        _verifier = new KeyVerifier(_store, _cache, new FailureLimiter(options), usage, _lastUse, _clock);
     }
 
     private ApiKeyWithUserRow Row(long id = 7, DateTime? revokedAt = null, long userId = 3) => new()
@@ -96,29 +94,24 @@ public sealed class AuthCacheUnitTests : IDisposable
     }
 
     [Fact]
-    public async Task Recording_a_use_that_finishes_after_a_revoke_does_not_overwrite_the_revoked_row()
+    public async Task A_use_is_noted_for_the_recorder_at_most_once_a_minute_and_shows_at_once_without_waiting_for_it()
     {
-        var touching = new TaskCompletionSource();
-        var touched = new TaskCompletionSource<DateTime?>();
         _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row());
-        _store.OnTouch = () => { touching.TrySetResult(); return touched.Task; };
+        var firstUse = _clock.GetUtcNow().UtcDateTime;
 
-        // Request A found the key valid and cached it; it is held while it records the use.
-        var requestA = _verifier.VerifyAsync(_token.Token, null, CancellationToken.None);
-        await touching.Task;
+        // The first use is noted, and answered with it as the key's last use (no database write on the way).
+        Assert.Equal(firstUse, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Key!.LastUsedAt);
+        Assert.Equal(1, _lastUse.Pending);
 
-        // The revoke: evicted, and request B caches the revoked row.
-        _cache.Evict("key:7");
-        _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row(revokedAt: _clock.GetUtcNow().UtcDateTime));
-        Assert.Equal(Verification.Revoked, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Reason);
-
-        // A's use is recorded now, after the revoke (this used to write A's unrevoked row back).
-        touched.SetResult(_clock.GetUtcNow().UtcDateTime);
-        await requestA;
-
-        var finds = _store.Finds;
-        Assert.Equal(Verification.Revoked, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Reason);
-        Assert.Equal(finds, _store.Finds);
+        // Within the minute: the same last use, from the cache (no second lookup); a minute later: the new one.
+        _clock.Advance(TimeSpan.FromSeconds(20));
+        _cache.Heard(_clock.GetUtcNow()); // the listener is alive: the cache serves
+        Assert.Equal(firstUse, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Key!.LastUsedAt);
+        Assert.Equal(1, _store.Finds);
+        _clock.Advance(TimeSpan.FromSeconds(41));
+        _cache.Heard(_clock.GetUtcNow());
+        Assert.Equal(firstUse.AddSeconds(61), (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Key!.LastUsedAt);
+        Assert.Equal(1, _lastUse.Pending); // one key: its latest use
     }
 
     [Fact]
@@ -299,6 +292,7 @@ public sealed class AuthCacheUnitTests : IDisposable
 
     public void Dispose()
     {
+        _lastUse.Dispose();
         _cache.Dispose();
     }
 }

@@ -4,7 +4,8 @@ namespace UserKeys.Api.Tests;
 
 /// <summary>
 /// Counts the SQL statements Npgsql sends to one database (its ActivitySource, one activity per command), but those of
-/// the service's background work (the auth cache listener, usage flushes, purges, credit give-backs): nobody's request.
+/// the service's background work (the auth cache listener, usage and last-use flushes, purges, credit give-backs): nobody's
+/// request.
 /// </summary>
 internal sealed class StatementCounter : IDisposable
 {
@@ -13,7 +14,7 @@ internal sealed class StatementCounter : IDisposable
         UserKeys.Data.Sql.SqlCatalog.Auth.Heartbeat.Text, UserKeys.Data.Sql.SqlCatalog.Auth.Listen.Text,
         UserKeys.Data.Sql.SqlCatalog.Usage.Flush.Text, UserKeys.Data.Sql.SqlCatalog.Usage.Purge.Text,
         UserKeys.Data.Sql.SqlCatalog.Audit.Purge.Text, UserKeys.Data.Sql.SqlCatalog.RateLimits.PurgeWindows.Text,
-        UserKeys.Data.Sql.SqlCatalog.Credits.GiveBack.Text,
+        UserKeys.Data.Sql.SqlCatalog.Credits.GiveBack.Text, UserKeys.Data.Sql.SqlCatalog.Keys.TouchLastUsed.Text,
     ];
 
     private readonly ActivityListener _listener;

@@ -157,20 +157,47 @@ public sealed class ApiKeyRepositoryTests(MigratedDatabaseFixture fixture) : ICl
     }
 
     [Fact]
-    public async Task Touch_sets_last_used_at_at_most_once_a_minute()
+    public async Task Touch_records_each_use_at_most_once_a_minute_in_one_statement_for_many_keys()
     {
         var user = await CreateUser();
-        var key = await CreateKey(user.Id);
+        var first = await CreateKey(user.Id);
+        var second = await CreateKey(user.Id);
+        var used = new DateTime(2030, 1, 2, 3, 4, 5, DateTimeKind.Utc).AddTicks(1230);
 
-        var written = await Run(unit => unit.Keys.TouchLastUsedAsync(key.Id, CancellationToken.None));
-        var touched = await OnlyKey(user.Id);
-        var second = await Run(unit => unit.Keys.TouchLastUsedAsync(key.Id, CancellationToken.None));
-        var again = await OnlyKey(user.Id);
+        Assert.Equal(2, await Touch([first.Id, second.Id, long.MaxValue], [used, used, used]));
+        Assert.Equal([used, used], await LastUses(user.Id));
 
-        Assert.NotNull(written);
-        Assert.Equal(written, touched.LastUsedAt);
-        Assert.Null(second);
-        Assert.Equal(touched.LastUsedAt, again.LastUsedAt);
-        Assert.Null(await Run(unit => unit.Keys.TouchLastUsedAsync(long.MaxValue, CancellationToken.None)));
+        // Within the minute: kept. A minute later: written (only where the minute has passed).
+        Assert.Equal(0, await Touch([first.Id, second.Id], [used.AddSeconds(59), used.AddSeconds(59)]));
+        Assert.Equal(1, await Touch([first.Id, second.Id], [used.AddSeconds(61), used.AddSeconds(30)]));
+        Assert.Equal([used.AddSeconds(61), used], await LastUses(user.Id));
+
+        // An older use never moves it back.
+        Assert.Equal(0, await Touch([first.Id], [used.AddMinutes(-5)]));
     }
+
+    [Fact]
+    public async Task Touch_skips_a_key_another_transaction_holds_instead_of_waiting_for_it()
+    {
+        var user = await CreateUser();
+        var held = await CreateKey(user.Id);
+        var free = await CreateKey(user.Id);
+        var used = new DateTime(2030, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        await using var other = await fixture.Database.DataSource.OpenConnectionAsync();
+        await using var revoke = await other.BeginTransactionAsync();
+        await Dapper.SqlMapper.ExecuteScalarAsync<long>(other, TestSql.Get("lock_key_row"), new { id = held.Id }, revoke);
+
+        // Waiting on the lock would run into the 10 s timeout.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, await _units.RunAsync((unit, _) => unit.Keys.TouchLastUsedAsync([held.Id, free.Id], [used, used], timeout.Token), timeout.Token));
+        await revoke.RollbackAsync();
+
+        Assert.Equal([null, used], await LastUses(user.Id));
+    }
+
+    private Task<int> Touch(long[] ids, DateTime[] usedAt) => Run(unit => unit.Keys.TouchLastUsedAsync(ids, usedAt, CancellationToken.None));
+
+    /// <summary>The user's keys' last_used_at, oldest key first.</summary>
+    private async Task<DateTime?[]> LastUses(long userId) =>
+        [.. (await Run(unit => unit.Keys.ListByUserAsync(userId, null, 10, CancellationToken.None))).OrderBy(key => key.Id).Select(key => key.LastUsedAt)];
 }

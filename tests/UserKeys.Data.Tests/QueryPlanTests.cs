@@ -143,7 +143,8 @@ public sealed partial class QueryPlanTests(PlanDatabase planData, ITestOutputHel
             ["rate_limits"] = "[]", ["duration_ms"] = 60_000L, ["before"] = DateTime.UtcNow.AddMinutes(-1),
             ["key_ids"] = new[] { sample.Id }, ["hours"] = new[] { DateTime.UtcNow.Date }, ["valid"] = new[] { 1L }, ["revoked"] = new[] { 0L },
             ["expired"] = new[] { 0L }, ["disabled"] = new[] { 0L }, ["insufficient_permissions"] = new[] { 0L }, ["rate_limited"] = new[] { 0L },
-            ["usage_exceeded"] = new[] { 0L }, ["from"] = DateTime.UtcNow.Date.AddDays(-1), ["to"] = DateTime.UtcNow.Date,
+            ["usage_exceeded"] = new[] { 0L }, ["ids"] = Enumerable.Range(0, 1000).Select(i => sample.Id + i).ToArray(),
+            ["used_at"] = Enumerable.Repeat(DateTime.UtcNow, 1000).ToArray(), ["from"] = DateTime.UtcNow.Date.AddDays(-1), ["to"] = DateTime.UtcNow.Date,
         };
 
     private static IEnumerable<JsonElement> Walk(JsonElement node)

@@ -1,10 +1,20 @@
--- keys/touch_last_used: record use of a key, at most once a minute per key, so that
--- verifying a key stays a read in the common case and hot keys do not contend on one row.
--- Returns the new last_used_at, or no row when the key was used within the last minute or is gone.
--- Parameters: @id bigint
--- Index: api_keys_pkey
-UPDATE api_keys
-SET last_used_at = now()
-WHERE id = @id
-  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-RETURNING last_used_at
+-- keys/touch_last_used: record when keys were last used, for every key one instance saw used since its last flush,
+-- in one statement (parallel arrays, one element per key). A key whose last_used_at is less than a minute older
+-- than its use keeps it (at most one write a minute per key, whatever the instances), so authentication and
+-- verification stay reads. A row another transaction holds locked (a revoke, a PATCH) is skipped, not waited
+-- for: the change evicts the cached key, and its next use records again. Writes only last_used_at, which the
+-- triggers neither announce nor audit. Returns how many rows it wrote.
+-- Parameters: @ids bigint[], @used_at timestamptz[]
+-- Index: api_keys_pkey (one probe per key; the rows are locked in id order).
+WITH due AS (
+    SELECT k.id, u.used_at
+    FROM unnest(@ids::bigint[], @used_at::timestamptz[]) AS u(id, used_at)
+    JOIN api_keys k ON k.id = u.id
+    WHERE k.last_used_at IS NULL OR k.last_used_at < u.used_at - interval '1 minute'
+    ORDER BY k.id
+    FOR UPDATE OF k SKIP LOCKED
+)
+UPDATE api_keys k
+SET last_used_at = due.used_at
+FROM due
+WHERE k.id = due.id

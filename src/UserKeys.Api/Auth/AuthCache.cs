@@ -434,13 +434,14 @@ internal sealed class CachedKey(string cacheKey, ApiKeyWithUserRow row)
         public byte[]? Rendered;
     }
 
-    /// <summary>True for exactly one caller once the last recorded use is older than <paramref name="resolution"/>: that caller records it.</summary>
+    /// <summary>
+    /// True for exactly one caller once the last use this instance knows of is older than <paramref name="resolution"/>:
+    /// that caller has the use recorded (<see cref="LastUseRecorder"/>). From then on the key shows <paramref name="now"/>
+    /// as its last use.
+    /// </summary>
     public bool TryClaimUse(DateTime now, TimeSpan resolution)
     {
         var seen = Interlocked.Read(ref _lastUsedTicks);
         return seen < (now - resolution).Ticks && Interlocked.CompareExchange(ref _lastUsedTicks, now.Ticks, seen) == seen;
     }
-
-    /// <summary>The time the database recorded (it may differ from the claim's by a little).</summary>
-    public void Used(DateTime at) => Interlocked.Exchange(ref _lastUsedTicks, Math.Max(Interlocked.Read(ref _lastUsedTicks), at.Ticks));
 }

@@ -37,9 +37,6 @@ internal sealed record Verification(CachedKey? Entry, string? Reason)
 internal interface IKeyStore
 {
     Task<ApiKeyWithUserRow?> FindAsync(byte[] tokenHash, CancellationToken cancellationToken);
-
-    /// <summary>Records a use unless one was recorded within the last minute; the new time, or null.</summary>
-    Task<DateTime?> TouchAsync(long keyId, CancellationToken cancellationToken);
 }
 
 /// <summary>Each lookup is one statement on a pooled connection of its own, outside any transaction: authentication runs before the request's unit of work.</summary>
@@ -47,9 +44,6 @@ internal sealed class DatabaseKeyStore(UnitOfWorkRunner database) : IKeyStore
 {
     public Task<ApiKeyWithUserRow?> FindAsync(byte[] tokenHash, CancellationToken cancellationToken) =>
         database.RunAsync(UnitOfWorkMode.SingleStatement, unit => unit.Keys.FindWithUserByTokenHashAsync(tokenHash, cancellationToken), cancellationToken);
-
-    public Task<DateTime?> TouchAsync(long keyId, CancellationToken cancellationToken) =>
-        database.RunAsync(UnitOfWorkMode.SingleStatement, unit => unit.Keys.TouchLastUsedAsync(keyId, cancellationToken), cancellationToken);
 }
 
 /// <summary>
@@ -60,7 +54,8 @@ internal sealed class DatabaseKeyStore(UnitOfWorkRunner database) : IKeyStore
 /// token is a valid key in the cache. Records use at most once a minute per key, and counts the refusals of a
 /// known key (revoked, expired, disabled) for its usage.
 /// </summary>
-internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimiter failures, Usage.UsageCounter usage, TimeProvider clock)
+internal sealed class KeyVerifier(
+    IKeyStore store, AuthCache cache, FailureLimiter failures, Usage.UsageCounter usage, LastUseRecorder lastUse, TimeProvider clock)
 {
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
@@ -84,7 +79,7 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
             entry = cached;
             if (Refusal(cached.Row) is null)
             {
-                return await UseAsync(cached, cancellationToken).ConfigureAwait(false);
+                return Use(cached);
             }
         }
 
@@ -129,7 +124,7 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
             return Refuse(reason, address);
         }
 
-        return await UseAsync(entry, cancellationToken).ConfigureAwait(false);
+        return Use(entry);
     }
 
     private string? Refusal(ApiKeyWithUserRow key) =>
@@ -148,17 +143,16 @@ internal sealed class KeyVerifier(IKeyStore store, AuthCache cache, FailureLimit
         return new Verification(null, reason);
     }
 
-    /// <summary>Records the use (at most once a minute per key and instance) and returns the key as the caller sees it.</summary>
-    private async ValueTask<Verification> UseAsync(CachedKey entry, CancellationToken cancellationToken)
+    /// <summary>
+    /// Notes the use (at most once a minute per key and instance; <see cref="LastUseRecorder"/> writes it within a second)
+    /// and returns the key as the caller sees it: with this use as its last.
+    /// </summary>
+    private Verification Use(CachedKey entry)
     {
         var now = clock.GetUtcNow().UtcDateTime;
         if (entry.TryClaimUse(now, LastUsedResolution))
         {
-            // Null: another instance recorded a use within the minute; the claim's "now" stands.
-            if (await store.TouchAsync(entry.Row.Id, cancellationToken).ConfigureAwait(false) is { } recorded)
-            {
-                entry.Used(recorded);
-            }
+            lastUse.Record(entry.Row.Id, now);
         }
 
         return new Verification(entry, null);

@@ -130,7 +130,11 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
     public Task<int> PurgeRateWindowsAsync(DateTime before, CancellationToken cancellationToken) =>
         Connection.ExecuteAsync(Command(SqlCatalog.RateLimits.PurgeWindows, new { before }, cancellationToken));
 
-    /// <summary>Sets <c>last_used_at</c> to now unless it was set within the last minute; the new value, or null when it did not write.</summary>
-    public Task<DateTime?> TouchLastUsedAsync(long id, CancellationToken cancellationToken) =>
-        Connection.QuerySingleOrDefaultAsync<DateTime?>(Command(SqlCatalog.Keys.TouchLastUsed, new { id }, cancellationToken));
+    /// <summary>
+    /// Records the uses of keys (<paramref name="ids"/>[i] used at <paramref name="usedAt"/>[i], ids distinct): sets
+    /// <c>last_used_at</c> unless it is less than a minute older than the use, skipping rows locked by another
+    /// transaction; how many rows it wrote.
+    /// </summary>
+    public Task<int> TouchLastUsedAsync(long[] ids, DateTime[] usedAt, CancellationToken cancellationToken) =>
+        Connection.ExecuteAsync(Command(SqlCatalog.Keys.TouchLastUsed, new { ids, used_at = usedAt }, cancellationToken));
 }
