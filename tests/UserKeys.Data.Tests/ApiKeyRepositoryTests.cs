@@ -163,6 +163,7 @@ public sealed class ApiKeyRepositoryTests(MigratedDatabaseFixture fixture) : ICl
         var first = await CreateKey(user.Id);
         var second = await CreateKey(user.Id);
         var used = new DateTime(2030, 1, 2, 3, 4, 5, DateTimeKind.Utc).AddTicks(1230);
+        var events = await AuditEvents(first.Id);
 
         Assert.Equal(2, await Touch([first.Id, second.Id, long.MaxValue], [used, used, used]));
         Assert.Equal([used, used], await LastUses(user.Id));
@@ -174,6 +175,15 @@ public sealed class ApiKeyRepositoryTests(MigratedDatabaseFixture fixture) : ICl
 
         // An older use never moves it back.
         Assert.Equal(0, await Touch([first.Id], [used.AddMinutes(-5)]));
+
+        // A use, not a change: not audited (key.created only).
+        Assert.Equal(events, await AuditEvents(first.Id));
+    }
+
+    private async Task<long> AuditEvents(long keyId)
+    {
+        await using var connection = await fixture.Database.DataSource.OpenConnectionAsync();
+        return await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, TestSql.Get("count_audit_events_of_key"), new { id = keyId });
     }
 
     [Fact]
