@@ -4,6 +4,7 @@ using Npgsql;
 using UserKeys.Api.Auth;
 using UserKeys.Api.Infrastructure;
 using UserKeys.Data.Keys;
+using UserKeys.Testing;
 
 namespace UserKeys.Api.Tests;
 
@@ -112,6 +113,65 @@ public sealed class AuthCacheUnitTests : IDisposable
         _cache.Heard(_clock.GetUtcNow());
         Assert.Equal(firstUse.AddSeconds(61), (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Key!.LastUsedAt);
         Assert.Equal(1, _lastUse.Pending); // one key: its latest use
+    }
+
+    [Fact]
+    public async Task A_key_in_use_is_read_again_in_the_background_before_it_expires_and_answers_meanwhile()
+    {
+        _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row());
+        var hash = ApiToken.Hash(_token.Token);
+        Assert.True((await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Valid);
+
+        // Due (40-75% of the 30 s), not expired (80-100%): the request is answered from the cache, the renewal reads.
+        _clock.Advance(TimeSpan.FromSeconds(23));
+        _cache.Heard(_clock.GetUtcNow());
+        var renewing = new TaskCompletionSource();
+        var read = new TaskCompletionSource<ApiKeyWithUserRow?>();
+        _store.OnFind = () => { renewing.TrySetResult(); return read.Task; };
+        var answer = await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None);
+        Assert.Null(answer.Key!.Name);
+        await renewing.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(2, _store.Finds);
+
+        read.SetResult(Row() with { Name = "renewed" });
+        var (renewed, _) = await Poll.UntilAsync(
+            () => Task.FromResult(_cache.TryGet(hash, out var entry) ? entry.Row.Name : null), name => name == "renewed", TimeSpan.FromSeconds(10));
+        Assert.Equal("renewed", renewed);
+
+        // Past the old entry's latest expiry: the renewed entry answers, no lookup on the way; the last use carried over.
+        _clock.Advance(TimeSpan.FromSeconds(8));
+        _cache.Heard(_clock.GetUtcNow());
+        var later = await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None);
+        Assert.Equal("renewed", later.Key!.Name);
+        Assert.Equal(answer.Key.LastUsedAt, later.Key.LastUsedAt);
+        Assert.Equal(2, _store.Finds);
+    }
+
+    [Fact]
+    public async Task A_renewal_that_read_before_a_revoke_cannot_put_the_old_row_back()
+    {
+        _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row());
+        Assert.True((await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Valid);
+        _clock.Advance(TimeSpan.FromSeconds(23));
+        _cache.Heard(_clock.GetUtcNow());
+
+        // The renewal reads the key before the revoke commits, and is held there.
+        var renewing = new TaskCompletionSource();
+        var read = new TaskCompletionSource<ApiKeyWithUserRow?>();
+        _store.OnFind = () => { renewing.TrySetResult(); return read.Task; };
+        Assert.True((await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Valid);
+        await renewing.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // The revoke commits and its notification evicts; then the renewal resumes with the row from before.
+        _cache.Evict("key:7");
+        _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row(revokedAt: _clock.GetUtcNow().UtcDateTime));
+        read.SetResult(Row());
+        var (running, _) = await Poll.UntilAsync(() => Task.FromResult(_verifier.RenewalsRunning), count => count == 0, TimeSpan.FromSeconds(10));
+        Assert.Equal(0, running);
+
+        // Not answered valid from the old row: the next request reads the revoked one.
+        Assert.Equal(Verification.Revoked, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Reason);
+        Assert.Equal(3, _store.Finds);
     }
 
     [Fact]

@@ -21,7 +21,8 @@ namespace UserKeys.Api.Auth;
 /// <item>a lookup that raced an eviction does not store what it read (a generation counter checked under
 /// the same lock that evictions take), and nothing ever overwrites a cached row: the last-use time lives
 /// beside it (<see cref="CachedKey"/>);</item>
-/// <item>entries expire after 80-100% of <see cref="ServiceOptions.AuthCacheSeconds"/> (spread at random); the cache holds at most
+/// <item>entries expire after 80-100% of <see cref="ServiceOptions.AuthCacheSeconds"/> (spread at random); a key in use is read
+/// again in the background after 40-75% of it (<see cref="RenewalAge"/>), so that it rarely expires; the cache holds at most
 /// <see cref="ServiceOptions.AuthCacheMaxEntries"/> keys and evicts (least recently used first) when full.</item>
 /// </list>
 /// </summary>
@@ -142,9 +143,15 @@ internal sealed class AuthCache : IDisposable
     /// The entry for a row read from the database: cached, unless the cache is off or an eviction ran since
     /// <paramref name="generation"/> (what was read may be what it evicted); then an entry that is not kept.
     /// </summary>
-    public CachedKey Add(byte[] tokenHash, ApiKeyWithUserRow row, long generation)
+    public CachedKey Add(byte[] tokenHash, ApiKeyWithUserRow row, long generation) => Add(tokenHash, row, generation, null);
+
+    /// <summary>
+    /// <see cref="Add(byte[], ApiKeyWithUserRow, long)"/> for a renewal of <paramref name="renewed"/> (<see cref="CachedKey.TryClaimRenewal"/>):
+    /// the new entry keeps the last use the old one knew of (this instance may not have written it yet).
+    /// </summary>
+    public CachedKey Add(byte[] tokenHash, ApiKeyWithUserRow row, long generation, CachedKey? renewed)
     {
-        var entry = new CachedKey(CacheKey(tokenHash), row with { Scopes = Scopes.Intern(row.Scopes) });
+        var entry = new CachedKey(CacheKey(tokenHash), row with { Scopes = Scopes.Intern(row.Scopes) }, renewed);
         if (Configured)
         {
             _seenValid.Set(entry.CacheKey, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = Ttl });
@@ -170,6 +177,8 @@ internal sealed class AuthCache : IDisposable
                 cacheEntry.RegisterPostEvictionCallback(_onEvicted, this);
             }
 
+            entry.RenewAfter(_clock.GetUtcNow() + RenewalAge());
+
             _byKey[row.Id] = entry;
             if (!_byUser.TryGetValue(row.UserId, out var ofUser))
             {
@@ -191,6 +200,18 @@ internal sealed class AuthCache : IDisposable
     private TimeSpan Lifetime() =>
 #pragma warning disable CA5394 // Spreading expiry times, not a secret.
         Ttl - TimeSpan.FromTicks((long)(Ttl.Ticks * 0.2 * Random.Shared.NextDouble()));
+#pragma warning restore CA5394
+
+    /// <summary>
+    /// When a kept entry may be renewed ahead of its expiry: between 40% and 75% of <see cref="Ttl"/>, at random, so
+    /// before the earliest expiry (80%). The first request that finds it due has it read again in the background
+    /// (<see cref="KeyVerifier"/>) while the entry goes on answering: a key in use never waits on the database for its
+    /// renewal. 10,000 keys expiring in the same few seconds otherwise sent 10,000 requests to the database, and held
+    /// verify's p99 at 12-15 ms in those seconds.
+    /// </summary>
+    private TimeSpan RenewalAge() =>
+#pragma warning disable CA5394 // Spreading renewal times, not a secret.
+        Ttl * (0.4 + (0.35 * Random.Shared.NextDouble()));
 #pragma warning restore CA5394
 
     /// <summary>Remembers that no key has this token, unless an eviction ran since <paramref name="generation"/>.</summary>
@@ -387,10 +408,15 @@ internal sealed class AuthCache : IDisposable
 /// A cached key and its user as read from the database, never changed afterwards, plus the time this
 /// instance last recorded a use of it (kept beside the row, so recording a use never writes a row back).
 /// </summary>
-internal sealed class CachedKey(string cacheKey, ApiKeyWithUserRow row)
+internal sealed class CachedKey(string cacheKey, ApiKeyWithUserRow row, CachedKey? renewed = null)
 {
-    private long _lastUsedTicks = row.LastUsedAt?.Ticks ?? 0;
+    private long _lastUsedTicks = Math.Max(row.LastUsedAt?.Ticks ?? 0, renewed is null ? 0 : Interlocked.Read(ref renewed._lastUsedTicks));
     private Snapshot _snapshot = new(row.LastUsedAt?.Ticks ?? 0, row);
+
+    /// <summary>Not before this may it be renewed (UTC ticks); never for an entry the cache did not keep.</summary>
+    private long _renewAfterTicks = long.MaxValue;
+
+    private int _renewing;
 
     public string CacheKey { get; } = cacheKey;
 
@@ -433,6 +459,15 @@ internal sealed class CachedKey(string cacheKey, ApiKeyWithUserRow row)
 
         public byte[]? Rendered;
     }
+
+    internal void RenewAfter(DateTimeOffset at) => Volatile.Write(ref _renewAfterTicks, at.UtcTicks);
+
+    /// <summary>True for exactly one caller once the entry is due for renewal (until <see cref="RenewalFailed"/>): that caller renews it.</summary>
+    public bool TryClaimRenewal(DateTimeOffset now) =>
+        now.UtcTicks >= Volatile.Read(ref _renewAfterTicks) && Interlocked.Exchange(ref _renewing, 1) == 0;
+
+    /// <summary>The renewal did not happen (no slot, or the lookup failed): a later request may try again.</summary>
+    public void RenewalFailed() => Volatile.Write(ref _renewing, 0);
 
     /// <summary>
     /// True for exactly one caller once the last use this instance knows of is older than <paramref name="resolution"/>:

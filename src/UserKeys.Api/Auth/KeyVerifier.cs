@@ -59,6 +59,14 @@ internal sealed class KeyVerifier(
 {
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
+    /// <summary>Renewals of cached keys that may read at once: a wave of them never takes the whole pool.</summary>
+    public const int MaxConcurrentRenewals = 2;
+
+    private readonly SemaphoreSlim _renewals = new(MaxConcurrentRenewals);
+
+    /// <summary>Renewals reading right now.</summary>
+    public int RenewalsRunning => MaxConcurrentRenewals - _renewals.CurrentCount;
+
     /// <summary>
     /// Verifies (a dead pooled connection is retried on a fresh one by the store's unit of work).
     /// <paramref name="address"/>: count failures against it (null: the caller is limited per key instead).
@@ -79,6 +87,7 @@ internal sealed class KeyVerifier(
             entry = cached;
             if (Refusal(cached.Row) is null)
             {
+                RenewIfDue(hash, cached);
                 return Use(cached);
             }
         }
@@ -125,6 +134,54 @@ internal sealed class KeyVerifier(
         }
 
         return Use(entry);
+    }
+
+    /// <summary>
+    /// Has a cached key that is due (<see cref="CachedKey.TryClaimRenewal"/>) read again in the background, while it goes
+    /// on answering; at most <see cref="MaxConcurrentRenewals"/> at a time (a request that finds no slot leaves it to the
+    /// next). A renewal that read before an eviction is not kept, as any lookup (<see cref="AuthCache.Add(byte[], ApiKeyWithUserRow, long)"/>).
+    /// </summary>
+    private void RenewIfDue(byte[] hash, CachedKey entry)
+    {
+        if (!entry.TryClaimRenewal(clock.GetUtcNow()))
+        {
+            return;
+        }
+
+        if (!cache.Enabled || !_renewals.Wait(0))
+        {
+            entry.RenewalFailed();
+            return;
+        }
+
+        // Not on the request's execution context: the request neither waits for it nor owns its telemetry.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _ = Task.Run(() => RenewAsync(hash, entry));
+        }
+    }
+
+    private async Task RenewAsync(byte[] hash, CachedKey entry)
+    {
+        try
+        {
+            var generation = cache.Generation;
+            // Gone: the deletion's notification evicts the entry (and, at the latest, it expires).
+            if (await store.FindAsync(hash, CancellationToken.None).ConfigureAwait(false) is { } row)
+            {
+                cache.Add(hash, row, generation, entry);
+            }
+        }
+#pragma warning disable CA1031 // Best effort in the background: the entry expires as it would have, and its next lookup reports.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            entry.RenewalFailed();
+        }
+        finally
+        {
+            _renewals.Release();
+        }
     }
 
     private string? Refusal(ApiKeyWithUserRow key) =>
