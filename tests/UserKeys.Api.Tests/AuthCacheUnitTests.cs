@@ -57,7 +57,7 @@ public sealed class AuthCacheUnitTests : IDisposable
         var unreachable = Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1");
         var runner = new UnitOfWorkRunner(unreachable, new Data.UnitOfWorkFactory(unreachable), NullLogger<UnitOfWorkRunner>.Instance);
         var usage = new Usage.UsageCounter(runner, _clock, options, NullLogger<Usage.UsageCounter>.Instance);
-        _lastUse = new LastUseRecorder(runner, NullLogger<LastUseRecorder>.Instance);
+        _lastUse = new LastUseRecorder(runner, _clock, NullLogger<LastUseRecorder>.Instance);
         _verifier = new KeyVerifier(_store, _cache, new FailureLimiter(options), usage, _lastUse, _clock);
     }
 
@@ -115,22 +115,30 @@ public sealed class AuthCacheUnitTests : IDisposable
         Assert.Equal(1, _lastUse.Pending); // one key: its latest use
     }
 
-    [Fact]
-    public async Task A_key_in_use_is_read_again_in_the_background_before_it_expires_and_answers_meanwhile()
+    /// <summary>
+    /// The key is cached, then due for renewal (23 s: 40-75% of the 30 s) but not expired (80-100%): a request is
+    /// answered from the cache while the renewal's lookup is held; the request's answer, and the lookup to complete.
+    /// </summary>
+    private async Task<(Verification Answer, TaskCompletionSource<ApiKeyWithUserRow?> Read)> RenewalHeldWhileTheKeyAnswers()
     {
         _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row());
-        var hash = ApiToken.Hash(_token.Token);
         Assert.True((await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Valid);
-
-        // Due (40-75% of the 30 s), not expired (80-100%): the request is answered from the cache, the renewal reads.
         _clock.Advance(TimeSpan.FromSeconds(23));
         _cache.Heard(_clock.GetUtcNow());
         var renewing = new TaskCompletionSource();
         var read = new TaskCompletionSource<ApiKeyWithUserRow?>();
         _store.OnFind = () => { renewing.TrySetResult(); return read.Task; };
         var answer = await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None);
-        Assert.Null(answer.Key!.Name);
         await renewing.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        return (answer, read);
+    }
+
+    [Fact]
+    public async Task A_key_in_use_is_read_again_in_the_background_before_it_expires_and_answers_meanwhile()
+    {
+        var hash = ApiToken.Hash(_token.Token);
+        var (answer, read) = await RenewalHeldWhileTheKeyAnswers();
+        Assert.Null(answer.Key!.Name);
         Assert.Equal(2, _store.Finds);
 
         read.SetResult(Row() with { Name = "renewed" });
@@ -150,17 +158,9 @@ public sealed class AuthCacheUnitTests : IDisposable
     [Fact]
     public async Task A_renewal_that_read_before_a_revoke_cannot_put_the_old_row_back()
     {
-        _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row());
-        Assert.True((await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Valid);
-        _clock.Advance(TimeSpan.FromSeconds(23));
-        _cache.Heard(_clock.GetUtcNow());
-
         // The renewal reads the key before the revoke commits, and is held there.
-        var renewing = new TaskCompletionSource();
-        var read = new TaskCompletionSource<ApiKeyWithUserRow?>();
-        _store.OnFind = () => { renewing.TrySetResult(); return read.Task; };
-        Assert.True((await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Valid);
-        await renewing.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var (answer, read) = await RenewalHeldWhileTheKeyAnswers();
+        Assert.True(answer.Valid);
 
         // The revoke commits and its notification evicts; then the renewal resumes with the row from before.
         _cache.Evict("key:7");

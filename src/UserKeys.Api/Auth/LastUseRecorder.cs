@@ -16,7 +16,8 @@ namespace UserKeys.Api.Auth;
 /// </para>
 /// A failed flush keeps its uses for the next one; a graceful stop flushes; a crash loses at most one interval.
 /// </summary>
-internal sealed partial class LastUseRecorder(UnitOfWorkRunner database, ILogger<LastUseRecorder> logger) : BackgroundService
+internal sealed partial class LastUseRecorder(UnitOfWorkRunner database, TimeProvider clock, ILogger<LastUseRecorder> logger)
+    : PeriodicFlush(FlushInterval, clock)
 {
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
 
@@ -36,30 +37,8 @@ internal sealed partial class LastUseRecorder(UnitOfWorkRunner database, ILogger
     /// <summary>How many keys' uses wait for the next flush.</summary>
     public int Pending => _pending.Count;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(FlushInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-            {
-                await FlushAsync(stoppingToken).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // StopAsync flushes what is left.
-        }
-    }
-
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        await FlushAsync(cancellationToken).ConfigureAwait(false);
-    }
-
     /// <summary>Records the uses noted since the last flush; on failure they wait for the next.</summary>
-    public async Task FlushAsync(CancellationToken cancellationToken)
+    public override async Task FlushAsync(CancellationToken cancellationToken)
     {
         var ids = new List<long>(_pending.Count);
         var usedAt = new List<DateTime>(_pending.Count);

@@ -26,7 +26,7 @@ internal enum UsageOutcome
 /// <see cref="ServiceOptions.UsageRetentionDays"/>, once an hour.
 /// </summary>
 internal sealed partial class UsageCounter(UnitOfWorkRunner database, TimeProvider clock, IOptions<ServiceOptions> options, ILogger<UsageCounter> logger)
-    : BackgroundService
+    : PeriodicFlush(FlushInterval, clock)
 {
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
 
@@ -38,38 +38,17 @@ internal sealed partial class UsageCounter(UnitOfWorkRunner database, TimeProvid
 
     public void Count(long keyId, UsageOutcome outcome)
     {
-        var hour = clock.GetUtcNow().UtcTicks / TimeSpan.TicksPerHour;
+        var hour = Clock.GetUtcNow().UtcTicks / TimeSpan.TicksPerHour;
         var counts = _counts.GetOrAdd((keyId, hour), static _ => new long[Outcomes]);
         Interlocked.Increment(ref counts[(int)outcome]);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(FlushInterval, clock);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-            {
-                await FlushAsync(stoppingToken).ConfigureAwait(false);
-                await PurgeIfDueAsync(stoppingToken).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // StopAsync flushes what is left.
-        }
-    }
-
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        await FlushAsync(cancellationToken).ConfigureAwait(false);
-    }
+    protected override Task AfterFlushAsync(CancellationToken cancellationToken) => PurgeIfDueAsync(cancellationToken);
 
     /// <summary>Adds what was counted since the last flush to the database; on failure the counts wait for the next.</summary>
-    public async Task FlushAsync(CancellationToken cancellationToken)
+    public override async Task FlushAsync(CancellationToken cancellationToken)
     {
-        var currentHour = clock.GetUtcNow().UtcTicks / TimeSpan.TicksPerHour;
+        var currentHour = Clock.GetUtcNow().UtcTicks / TimeSpan.TicksPerHour;
         var keys = new List<long>();
         var hours = new List<DateTime>();
         var outcomes = Enumerable.Range(0, Outcomes).Select(_ => new List<long>()).ToArray();
@@ -133,7 +112,7 @@ internal sealed partial class UsageCounter(UnitOfWorkRunner database, TimeProvid
 
     private async Task PurgeIfDueAsync(CancellationToken cancellationToken)
     {
-        var now = clock.GetUtcNow();
+        var now = Clock.GetUtcNow();
         if (now.UtcTicks < _nextPurgeTicks)
         {
             return;
@@ -153,7 +132,7 @@ internal sealed partial class UsageCounter(UnitOfWorkRunner database, TimeProvid
     /// <summary>Deletes the buckets older than the retention, 1,000 at a time; how many.</summary>
     public async Task<long> PurgeAsync(CancellationToken cancellationToken)
     {
-        var before = clock.GetUtcNow().UtcDateTime.AddDays(-options.Value.UsageRetentionDays);
+        var before = Clock.GetUtcNow().UtcDateTime.AddDays(-options.Value.UsageRetentionDays);
         long total = 0;
         int deleted;
         do
