@@ -85,10 +85,12 @@ internal sealed class KeyVerifier(
         if (wellFormed && cache.TryGet(hash, staleRead, out var cached))
         {
             entry = cached;
-            if (Refusal(cached.Row) is null)
+            // One reading of the clock for the expiry, the renewal and the last use.
+            var now = clock.GetUtcNow();
+            if (Refusal(cached.Row, now) is null)
             {
-                RenewIfDue(hash, cached);
-                return Use(cached);
+                RenewIfDue(hash, cached, now);
+                return Use(cached, now);
             }
         }
 
@@ -122,7 +124,8 @@ internal sealed class KeyVerifier(
             entry = cache.Add(hash, found, generation);
         }
 
-        if (Refusal(entry.Row) is { } reason)
+        var at = clock.GetUtcNow();
+        if (Refusal(entry.Row, at) is { } reason)
         {
             usage.Count(entry.Row.Id, reason switch
             {
@@ -133,17 +136,17 @@ internal sealed class KeyVerifier(
             return Refuse(reason, address);
         }
 
-        return Use(entry);
+        return Use(entry, at);
     }
 
     /// <summary>
     /// Has a cached key that is due (<see cref="CachedKey.TryClaimRenewal"/>) read again in the background, while it goes
     /// on answering; at most <see cref="MaxConcurrentRenewals"/> at a time (a request that finds no slot leaves it to the
-    /// next). A renewal that read before an eviction is not kept, as any lookup (<see cref="AuthCache.Add(byte[], ApiKeyWithUserRow, long)"/>).
+    /// next). A renewal that read before an eviction is not kept, as any lookup (<see cref="AuthCache.Add"/>).
     /// </summary>
-    private void RenewIfDue(byte[] hash, CachedKey entry)
+    private void RenewIfDue(byte[] hash, CachedKey entry, DateTimeOffset now)
     {
-        if (!entry.TryClaimRenewal(clock.GetUtcNow()))
+        if (!entry.TryClaimRenewal(now))
         {
             return;
         }
@@ -184,9 +187,9 @@ internal sealed class KeyVerifier(
         }
     }
 
-    private string? Refusal(ApiKeyWithUserRow key) =>
+    private static string? Refusal(ApiKeyWithUserRow key, DateTimeOffset now) =>
         key.RevokedAt is not null ? Verification.Revoked
-        : key.ExpiresAt <= clock.GetUtcNow().UtcDateTime ? Verification.Expired
+        : key.ExpiresAt <= now.UtcDateTime ? Verification.Expired
         : !key.Enabled ? Verification.Disabled
         : null;
 
@@ -204,9 +207,9 @@ internal sealed class KeyVerifier(
     /// Notes the use (at most once a minute per key and instance; <see cref="LastUseRecorder"/> writes it within a second)
     /// and returns the key as the caller sees it: with this use as its last.
     /// </summary>
-    private Verification Use(CachedKey entry)
+    private Verification Use(CachedKey entry, DateTimeOffset at)
     {
-        var now = clock.GetUtcNow().UtcDateTime;
+        var now = at.UtcDateTime;
         if (entry.TryClaimUse(now, LastUsedResolution))
         {
             lastUse.Record(entry.Row.Id, now);
