@@ -155,6 +155,48 @@ public sealed class AuthCacheUnitTests : IDisposable
         Assert.Equal(2, _store.Finds);
     }
 
+    private static ApiKeyWithUserRow ReadAgain(ApiKeyWithUserRow row) =>
+        row with { Scopes = [.. row.Scopes], Permissions = [.. row.Permissions], RateLimits = new RateLimitRules([.. row.RateLimits.Rules]) };
+
+    [Fact]
+    public async Task A_renewal_that_reads_the_same_row_keeps_the_entry_in_place_for_a_new_lifetime()
+    {
+        var hash = ApiToken.Hash(_token.Token);
+        var (answer, read) = await RenewalHeldWhileTheKeyAnswers();
+
+        // The same row (read again: new arrays), but another instance recorded a use 10 s after this one's.
+        var usedElsewhere = answer.Key!.LastUsedAt!.Value.AddSeconds(10);
+        read.SetResult(ReadAgain(answer.Entry!.Row) with { LastUsedAt = usedElsewhere });
+        var (running, _) = await Poll.UntilAsync(() => Task.FromResult(_verifier.RenewalsRunning), count => count == 0, TimeSpan.FromSeconds(10));
+        Assert.Equal(0, running);
+
+        // Past the old lifetime's latest end (30 s): the same entry answers, with the later use, and no lookup on the way.
+        _clock.Advance(TimeSpan.FromSeconds(8));
+        _cache.Heard(_clock.GetUtcNow());
+        var later = await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None);
+        Assert.Same(answer.Entry, later.Entry);
+        Assert.Equal(usedElsewhere, later.Key!.LastUsedAt);
+        Assert.Equal(2, _store.Finds);
+
+        // Still found by its user: a change to the user evicts it.
+        _cache.Evict("user:3");
+        Assert.False(_cache.TryGet(hash, out _));
+    }
+
+    [Fact]
+    public async Task A_key_renewed_in_place_expires_within_the_ttl_of_its_renewal()
+    {
+        var hash = ApiToken.Hash(_token.Token);
+        var (answer, read) = await RenewalHeldWhileTheKeyAnswers();
+        read.SetResult(ReadAgain(answer.Entry!.Row));
+        await Poll.UntilAsync(() => Task.FromResult(_verifier.RenewalsRunning), count => count == 0, TimeSpan.FromSeconds(10));
+
+        // Renewed at 23 s; unused since: gone by 53 s.
+        _clock.Advance(TimeSpan.FromSeconds(30.1));
+        _cache.Heard(_clock.GetUtcNow());
+        Assert.False(_cache.TryGet(hash, out _));
+    }
+
     [Fact]
     public async Task A_renewal_that_read_before_a_revoke_cannot_put_the_old_row_back()
     {

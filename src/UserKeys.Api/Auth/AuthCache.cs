@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 using UserKeys.Api.Infrastructure;
 using UserKeys.Data;
 using UserKeys.Data.Keys;
@@ -22,7 +23,8 @@ namespace UserKeys.Api.Auth;
 /// the same lock that evictions take), and nothing ever overwrites a cached row: the last-use time lives
 /// beside it (<see cref="CachedKey"/>);</item>
 /// <item>entries expire after 80-100% of <see cref="ServiceOptions.AuthCacheSeconds"/> (spread at random); a key in use is read
-/// again in the background after 40-75% of it (<see cref="RenewalAge"/>), so that it rarely expires; the cache holds at most
+/// again in the background after 40-75% of it (<see cref="RenewalAge"/>), so that it rarely expires, and a renewal that reads
+/// the same row extends the entry it has (<see cref="Renew"/>); the cache holds at most
 /// <see cref="ServiceOptions.AuthCacheMaxEntries"/> keys and evicts (least recently used first) when full.</item>
 /// </list>
 /// </summary>
@@ -149,10 +151,10 @@ internal sealed class AuthCache : IDisposable
     /// </remarks>
     public CachedKey Add(byte[] tokenHash, ApiKeyWithUserRow row, long generation, CachedKey? renewed = null)
     {
-        var entry = new CachedKey(CacheKey(tokenHash), row with { Scopes = Scopes.Intern(row.Scopes) }, renewed);
+        var entry = new CachedKey(_clock, CacheKey(tokenHash), row with { Scopes = Scopes.Intern(row.Scopes) }, renewed);
         if (Configured)
         {
-            _seenValid.Set(entry.CacheKey, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = Ttl });
+            SeenValid(entry);
         }
 
         if (!Enabled)
@@ -167,15 +169,16 @@ internal sealed class AuthCache : IDisposable
                 return entry;
             }
 
+            var now = _clock.GetUtcNow();
+            entry.Keep(now + Lifetime(), now + RenewalAge());
             using (var cacheEntry = _keys.CreateEntry(entry.CacheKey))
             {
                 cacheEntry.Value = entry;
                 cacheEntry.Size = 1;
-                cacheEntry.AbsoluteExpirationRelativeToNow = Lifetime();
+                // The entry is its own expiry (CachedKey.HasChanged): a renewal that reads the same row extends it in place.
+                cacheEntry.ExpirationTokens.Add(entry);
                 cacheEntry.RegisterPostEvictionCallback(_onEvicted, this);
             }
-
-            entry.RenewAfter(_clock.GetUtcNow() + RenewalAge());
 
             _byKey[row.Id] = entry;
             if (!_byUser.TryGetValue(row.UserId, out var ofUser))
@@ -188,6 +191,44 @@ internal sealed class AuthCache : IDisposable
 
         return entry;
     }
+
+    /// <summary>
+    /// A renewal of <paramref name="renewed"/> (<see cref="CachedKey.TryClaimRenewal"/>) read <paramref name="row"/>. The
+    /// same row, but for its last use: the entry is kept for a new lifetime, in place, unless an eviction ran since
+    /// <paramref name="generation"/> or it is no longer cached. Under load nearly every renewal reads the same row; a new
+    /// entry each time left each old one (its row, its rendered answer) to die in gen2, where the collector reclaims
+    /// memory only by compacting. A changed row makes a new entry (<see cref="Add"/>).
+    /// </summary>
+    public void Renew(byte[] tokenHash, ApiKeyWithUserRow row, long generation, CachedKey renewed)
+    {
+        if (!renewed.IsSameRow(row))
+        {
+            Add(tokenHash, row, generation, renewed);
+            return;
+        }
+
+        if (!Enabled)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_generation != generation || renewed.HasChanged
+                || !_byKey.TryGetValue(row.Id, out var indexed) || !ReferenceEquals(indexed, renewed))
+            {
+                return;
+            }
+
+            var now = _clock.GetUtcNow();
+            renewed.Keep(now + Lifetime(), now + RenewalAge(), row.LastUsedAt);
+        }
+
+        SeenValid(renewed);
+    }
+
+    private void SeenValid(CachedKey entry) =>
+        _seenValid.Set(entry.CacheKey, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = Ttl });
 
     /// <summary>
     /// How long a new entry lives: between 80% and 100% of <see cref="Ttl"/>, at random. Keys first used in the same
@@ -370,7 +411,7 @@ internal sealed class AuthCache : IDisposable
         cache._metrics?.CacheEvictions.Add(1, new KeyValuePair<string, object?>("reason", reason switch
         {
             EvictionReason.Capacity => "capacity",
-            EvictionReason.Expired => "expired",
+            EvictionReason.Expired or EvictionReason.TokenExpired => "expired",
             EvictionReason.Replaced => "replaced",
             _ => "changed",
         }));
@@ -405,14 +446,19 @@ internal sealed class AuthCache : IDisposable
 /// <summary>
 /// A cached key and its user as read from the database, never changed afterwards, plus the time this
 /// instance last recorded a use of it (kept beside the row, so recording a use never writes a row back).
+/// Also the expiry of its cache entry (<see cref="IChangeToken"/>: changed once expired), which a renewal that read the
+/// same row moves on (<see cref="AuthCache.Renew"/>).
 /// </summary>
-internal sealed class CachedKey(string cacheKey, ApiKeyWithUserRow row, CachedKey? renewed = null)
+internal sealed class CachedKey(TimeProvider clock, string cacheKey, ApiKeyWithUserRow row, CachedKey? renewed = null) : IChangeToken
 {
     private long _lastUsedTicks = Math.Max(row.LastUsedAt?.Ticks ?? 0, renewed is null ? 0 : Interlocked.Read(ref renewed._lastUsedTicks));
     private Snapshot _snapshot = new(row.LastUsedAt?.Ticks ?? 0, row);
 
     /// <summary>Not before this may it be renewed (UTC ticks); never for an entry the cache did not keep.</summary>
     private long _renewAfterTicks = long.MaxValue;
+
+    /// <summary>From this time on (UTC ticks) the cache no longer serves it.</summary>
+    private long _expiresAtTicks = long.MaxValue;
 
     private int _renewing;
 
@@ -458,7 +504,48 @@ internal sealed class CachedKey(string cacheKey, ApiKeyWithUserRow row, CachedKe
         public byte[]? Rendered;
     }
 
-    internal void RenewAfter(DateTimeOffset at) => Volatile.Write(ref _renewAfterTicks, at.UtcTicks);
+    /// <summary>Expired: the cache drops it (when it is next asked for, or by its scan).</summary>
+    public bool HasChanged => clock.GetUtcNow().UtcTicks >= Volatile.Read(ref _expiresAtTicks);
+
+    bool IChangeToken.ActiveChangeCallbacks => false;
+
+    /// <summary>Never called: the cache asks <see cref="HasChanged"/> (no active callbacks).</summary>
+    IDisposable IChangeToken.RegisterChangeCallback(Action<object?> callback, object? state) => NoCallback.Instance;
+
+    private sealed class NoCallback : IDisposable
+    {
+        public static readonly NoCallback Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
+
+    /// <summary>
+    /// Kept by the cache (or kept again by a renewal that read the same row, with the last use it read): served until
+    /// <paramref name="expiresAt"/>, renewed from <paramref name="renewAfter"/> on.
+    /// </summary>
+    internal void Keep(DateTimeOffset expiresAt, DateTimeOffset renewAfter, DateTime? lastUsedAt = null)
+    {
+        var read = lastUsedAt?.Ticks ?? 0;
+        var seen = Interlocked.Read(ref _lastUsedTicks);
+        while (read > seen && Interlocked.CompareExchange(ref _lastUsedTicks, read, seen) is var previous && previous != seen)
+        {
+            seen = previous;
+        }
+
+        Volatile.Write(ref _expiresAtTicks, expiresAt.UtcTicks);
+        Volatile.Write(ref _renewAfterTicks, renewAfter.UtcTicks);
+        Volatile.Write(ref _renewing, 0);
+    }
+
+    /// <summary>Whether <paramref name="read"/> is this key's row as read again: the same in everything but its last use.</summary>
+    public bool IsSameRow(ApiKeyWithUserRow read) =>
+        read.Scopes.AsSpan().SequenceEqual(Row.Scopes)
+        && read.Permissions.AsSpan().SequenceEqual(Row.Permissions)
+        && read.RateLimits.Rules.SequenceEqual(Row.RateLimits.Rules)
+        // The record's own equality covers every other column, including any added later.
+        && Row.Equals(read with { LastUsedAt = Row.LastUsedAt, Scopes = Row.Scopes, Permissions = Row.Permissions, RateLimits = Row.RateLimits });
 
     /// <summary>True for exactly one caller once the entry is due for renewal (until <see cref="RenewalFailed"/>): that caller renews it.</summary>
     public bool TryClaimRenewal(DateTimeOffset now) =>

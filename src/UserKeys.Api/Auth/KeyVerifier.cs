@@ -142,7 +142,7 @@ internal sealed class KeyVerifier(
     /// <summary>
     /// Has a cached key that is due (<see cref="CachedKey.TryClaimRenewal"/>) read again in the background, while it goes
     /// on answering; at most <see cref="MaxConcurrentRenewals"/> at a time (a request that finds no slot leaves it to the
-    /// next). A renewal that read before an eviction is not kept, as any lookup (<see cref="AuthCache.Add"/>).
+    /// next). A renewal that read before an eviction is not kept, as any lookup (<see cref="AuthCache.Renew"/>).
     /// </summary>
     private void RenewIfDue(byte[] hash, CachedKey entry, DateTimeOffset now)
     {
@@ -172,7 +172,7 @@ internal sealed class KeyVerifier(
             // Gone: the deletion's notification evicts the entry (and, at the latest, it expires).
             if (await store.FindAsync(hash, CancellationToken.None).ConfigureAwait(false) is { } row)
             {
-                cache.Add(hash, row, generation, entry);
+                cache.Renew(hash, row, generation, entry);
             }
         }
 #pragma warning disable CA1031 // Best effort in the background: the entry expires as it would have, and its next lookup reports.
