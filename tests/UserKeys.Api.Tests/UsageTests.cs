@@ -96,6 +96,42 @@ public sealed class UsageTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.True(elapsed < TimeSpan.FromSeconds(10), $"took {elapsed}");
     }
 
+    [Fact]
+    public async Task A_flush_writes_every_key_in_batches_of_its_batch_size()
+    {
+        var owner = await api.CreateUserWithKey();
+        var keys = new List<long>();
+        for (var i = 0; i < 5; i++)
+        {
+            keys.Add((await api.IssueKey(owner.Id)).Long("id"));
+        }
+
+        // Its own counter (the service's flushes on its own timer), two key-hours a statement: three statements.
+        using var counter = new Usage.UsageCounter(
+            api.Services.GetRequiredService<Infrastructure.UnitOfWorkRunner>(), TimeProvider.System,
+            api.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Infrastructure.ServiceOptions>>(),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<Usage.UsageCounter>.Instance) { BatchSize = 2 };
+        for (var i = 0; i < keys.Count; i++)
+        {
+            for (var n = 0; n <= i; n++)
+            {
+                counter.Count(keys[i], Usage.UsageOutcome.Valid);
+            }
+        }
+
+        await counter.FlushAsync(CancellationToken.None);
+
+        await using var connection = await api.Database.DataSource.OpenConnectionAsync();
+        var counted = new List<long>();
+        foreach (var key in keys)
+        {
+            counted.Add((await connection.QuerySingleAsync<(long Buckets, long Valid, long Revoked, long InsufficientPermissions)>(
+                TestSql.Get("usage_of_key"), new { key_id = key })).Valid);
+        }
+
+        Assert.Equal([1L, 2, 3, 4, 5], counted);
+    }
+
     [Theory]
     [InlineData("granularity=week")]
     [InlineData("from=yesterday")]
