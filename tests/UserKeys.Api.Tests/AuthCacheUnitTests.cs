@@ -105,11 +105,12 @@ public sealed class AuthCacheUnitTests : IDisposable
         Assert.Equal(1, _lastUse.Pending);
 
         // Within the minute: the same last use, from the cache (no second lookup); a minute later: the new one.
-        _clock.Advance(TimeSpan.FromSeconds(20));
+        // 11 s: before the earliest renewal (40% of 30 s), which would read the key again in the background.
+        _clock.Advance(TimeSpan.FromSeconds(11));
         _cache.Heard(_clock.GetUtcNow()); // the listener is alive: the cache serves
         Assert.Equal(firstUse, (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Key!.LastUsedAt);
         Assert.Equal(1, _store.Finds);
-        _clock.Advance(TimeSpan.FromSeconds(41));
+        _clock.Advance(TimeSpan.FromSeconds(50));
         _cache.Heard(_clock.GetUtcNow());
         Assert.Equal(firstUse.AddSeconds(61), (await _verifier.VerifyAsync(_token.Token, null, CancellationToken.None)).Key!.LastUsedAt);
         Assert.Equal(1, _lastUse.Pending); // one key: its latest use
