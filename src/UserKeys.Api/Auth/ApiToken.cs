@@ -33,7 +33,8 @@ internal static class ApiToken
         Span<byte> random = stackalloc byte[RandomBytes];
         RandomNumberGenerator.Fill(random);
         var body = ToBase62(new BigInteger(random, isUnsigned: true, isBigEndian: true), RandomChars);
-        var token = Scheme + body + ToBase62(Checksum(body), ChecksumChars);
+        Span<char> checksum = stackalloc char[ChecksumChars];
+        var token = string.Concat(Scheme, body, WriteBase62(Checksum(body), checksum));
         return new IssuedToken(token, token[..PrefixLength], Hash(token));
     }
 
@@ -52,7 +53,8 @@ internal static class ApiToken
 
         var body = token.AsSpan(Scheme.Length, RandomChars);
         var checksum = token.AsSpan(Scheme.Length + RandomChars, ChecksumChars);
-        if (!IsBase62(body) || !IsBase62(checksum) || !checksum.SequenceEqual(ToBase62(Checksum(body), ChecksumChars)))
+        Span<char> expected = stackalloc char[ChecksumChars];
+        if (!IsBase62(body) || !IsBase62(checksum) || !checksum.SequenceEqual(WriteBase62(Checksum(body), expected)))
         {
             return false;
         }
@@ -61,7 +63,25 @@ internal static class ApiToken
         return true;
     }
 
-    public static byte[] Hash(string token) => SHA256.HashData(Encoding.ASCII.GetBytes(token));
+    public static byte[] Hash(string token)
+    {
+        // Tokens are ASCII and short: no buffer to allocate but the hash itself.
+        Span<byte> ascii = token.Length <= 256 ? stackalloc byte[token.Length] : new byte[token.Length];
+        Encoding.ASCII.GetBytes(token, ascii);
+        return SHA256.HashData(ascii);
+    }
+
+    /// <summary><paramref name="value"/> in base62, zero-padded to the width of <paramref name="digits"/>.</summary>
+    private static ReadOnlySpan<char> WriteBase62(uint value, Span<char> digits)
+    {
+        for (var i = digits.Length - 1; i >= 0; i--)
+        {
+            (value, var digit) = Math.DivRem(value, 62u);
+            digits[i] = Alphabet[(int)digit];
+        }
+
+        return digits;
+    }
 
     private static uint Checksum(ReadOnlySpan<char> body)
     {
