@@ -32,6 +32,36 @@ internal sealed class ScriptedKeyStore : IKeyStore
         Interlocked.Increment(ref _finds);
         return OnFind();
     }
+
+    /// <summary>A renewal's read: <see cref="OnFind"/>'s answer, for the ids asked for (one read, however many keys).</summary>
+    public async Task<IReadOnlyList<ApiKeyWithUserRow>> FindManyAsync(long[] ids, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _finds);
+        Interlocked.Exchange(ref _lastBatch, ids);
+        if (ById is { } byId)
+        {
+            return [.. ids.Select(byId).OfType<ApiKeyWithUserRow>()];
+        }
+
+        var rows = new List<ApiKeyWithUserRow>();
+        foreach (var id in ids)
+        {
+            if (await OnFind() is { } row && row.Id == id)
+            {
+                rows.Add(row);
+            }
+        }
+
+        return rows;
+    }
+
+    private long[] _lastBatch = [];
+
+    /// <summary>When set, what a renewal's read finds for each id (instead of <see cref="OnFind"/>).</summary>
+    public Func<long, ApiKeyWithUserRow?>? ById { get; set; }
+
+    /// <summary>The ids of the last renewal read.</summary>
+    public long[] LastBatch => Volatile.Read(ref _lastBatch);
 }
 
 /// <summary>
@@ -182,6 +212,37 @@ public sealed class AuthCacheUnitTests : IDisposable
         // Still found by its user: a change to the user evicts it.
         _cache.Evict("user:3");
         Assert.False(_cache.TryGet(hash, out _));
+    }
+
+    [Fact]
+    public async Task Keys_that_come_due_together_are_read_again_in_one_statement()
+    {
+        var rows = Enumerable.Range(1, 5).Select(id => Row(id, userId: 10 + id)).ToDictionary(row => row.Id);
+        var tokens = rows.Keys.Select(_ => ApiToken.Generate()).ToList();
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            _cache.Add(tokens[i].Hash, rows[i + 1], _cache.Generation);
+        }
+
+        // 23 s: every key is due (40-75% of 30 s), none expired (80-100%); each answers from the cache.
+        _clock.Advance(TimeSpan.FromSeconds(23));
+        _cache.Heard(_clock.GetUtcNow());
+        _store.ById = id => rows.GetValueOrDefault(id);
+        foreach (var token in tokens)
+        {
+            Assert.True((await _verifier.VerifyAsync(token.Token, null, CancellationToken.None)).Valid);
+        }
+
+        var (running, _) = await Poll.UntilAsync(() => Task.FromResult(_verifier.RenewalsRunning), count => count == 0, TimeSpan.FromSeconds(10));
+        Assert.Equal(0, running);
+        Assert.Equal(1, _store.Finds);
+        Assert.Equal([1L, 2, 3, 4, 5], _store.LastBatch.Order());
+
+        // Past every old lifetime (30 s): all five answer from the cache, with no other read.
+        _clock.Advance(TimeSpan.FromSeconds(8));
+        _cache.Heard(_clock.GetUtcNow());
+        Assert.All(tokens, token => Assert.True(_cache.TryGet(token.Hash, out _)));
+        Assert.Equal(1, _store.Finds);
     }
 
     [Fact]

@@ -27,6 +27,7 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
         ["usage/flush"] = "serve: every instance's usage counts, every 5 s and when it stops",
         ["usage/purge"] = "serve: usage buckets older than UserKeys__UsageRetentionDays, once an hour",
         ["rate_limits/purge_windows"] = "serve: the rows of rate limit windows that ended a minute ago are deleted, every minute",
+        ["keys/get_with_user_by_ids"] = "serve: the auth cache reads the keys in use again, up to 500 a statement, 40-75% into UserKeys__AuthCacheSeconds",
         ["keys/touch_last_used"] = "serve: the last use of every key used since the last flush (each at most once a minute), every second and when it stops",
         ["credits/give_back"] = "serve: a limited key's unused credits go back (idle for a second, the key changed, or the service stops)",
     };

@@ -77,6 +77,26 @@ public sealed class ApiKeyRepositoryTests(MigratedDatabaseFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task Find_by_ids_returns_the_same_rows_as_by_token_hash_for_the_keys_that_exist()
+    {
+        var first = await CreateUser();
+        var second = await CreateUser();
+        var hashes = new[] { Unique.TokenHash(), Unique.TokenHash(), Unique.TokenHash() };
+        var keys = new[] { await CreateKey(first.Id, hashes[0]), await CreateKey(first.Id, hashes[1]), await CreateKey(second.Id, hashes[2]) };
+
+        var found = await Run(unit => unit.Keys.FindWithUserByIdsAsync([keys[2].Id, long.MaxValue, keys[0].Id, keys[1].Id], CancellationToken.None));
+
+        Assert.Equal(keys.Select(key => key.Id).Order(), found.Select(row => row.Id).Order());
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var byHash = await Run(unit => unit.Keys.FindWithUserByTokenHashAsync(hashes[i], CancellationToken.None));
+            var byId = found.Single(row => row.Id == keys[i].Id);
+            Assert.Equal(byHash, byId with { Scopes = byHash!.Scopes, Permissions = byHash.Permissions, RateLimits = byHash.RateLimits });
+            Assert.Equal(byHash.Scopes, byId.Scopes);
+        }
+    }
+
+    [Fact]
     public async Task List_by_user_returns_only_that_users_keys_oldest_first()
     {
         var owner = await CreateUser();

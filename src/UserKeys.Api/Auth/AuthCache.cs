@@ -199,17 +199,21 @@ internal sealed class AuthCache : IDisposable
     /// entry each time left each old one (its row, its rendered answer) to die in gen2, where the collector reclaims
     /// memory only by compacting. A changed row makes a new entry (<see cref="Add"/>).
     /// </summary>
-    public void Renew(byte[] tokenHash, ApiKeyWithUserRow row, long generation, CachedKey renewed)
+    /// <returns>False: nothing was kept (the caller lets a later request claim the renewal again).</returns>
+    public bool Renew(byte[] tokenHash, ApiKeyWithUserRow row, long generation, CachedKey renewed)
     {
         if (!renewed.IsSameRow(row))
         {
-            Add(tokenHash, row, generation, renewed);
-            return;
+            var entry = Add(tokenHash, row, generation, renewed);
+            lock (_gate)
+            {
+                return _byKey.TryGetValue(row.Id, out var indexed) && ReferenceEquals(indexed, entry);
+            }
         }
 
         if (!Enabled)
         {
-            return;
+            return false;
         }
 
         lock (_gate)
@@ -217,7 +221,7 @@ internal sealed class AuthCache : IDisposable
             if (_generation != generation || renewed.HasChanged
                 || !_byKey.TryGetValue(row.Id, out var indexed) || !ReferenceEquals(indexed, renewed))
             {
-                return;
+                return false;
             }
 
             var now = _clock.GetUtcNow();
@@ -225,6 +229,7 @@ internal sealed class AuthCache : IDisposable
         }
 
         SeenValid(renewed);
+        return true;
     }
 
     private void SeenValid(CachedKey entry) =>

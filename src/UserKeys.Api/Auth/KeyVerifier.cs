@@ -37,6 +37,9 @@ internal sealed record Verification(CachedKey? Entry, string? Reason)
 internal interface IKeyStore
 {
     Task<ApiKeyWithUserRow?> FindAsync(byte[] tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>The keys of <paramref name="ids"/> that still exist, in any order.</summary>
+    Task<IReadOnlyList<ApiKeyWithUserRow>> FindManyAsync(long[] ids, CancellationToken cancellationToken);
 }
 
 /// <summary>Each lookup is one statement on a pooled connection of its own, outside any transaction: authentication runs before the request's unit of work.</summary>
@@ -44,6 +47,9 @@ internal sealed class DatabaseKeyStore(UnitOfWorkRunner database) : IKeyStore
 {
     public Task<ApiKeyWithUserRow?> FindAsync(byte[] tokenHash, CancellationToken cancellationToken) =>
         database.RunAsync(UnitOfWorkMode.SingleStatement, unit => unit.Keys.FindWithUserByTokenHashAsync(tokenHash, cancellationToken), cancellationToken);
+
+    public Task<IReadOnlyList<ApiKeyWithUserRow>> FindManyAsync(long[] ids, CancellationToken cancellationToken) =>
+        database.RunAsync(UnitOfWorkMode.SingleStatement, unit => unit.Keys.FindWithUserByIdsAsync(ids, cancellationToken), cancellationToken);
 }
 
 /// <summary>
@@ -59,13 +65,20 @@ internal sealed class KeyVerifier(
 {
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
-    /// <summary>Renewals of cached keys that may read at once: a wave of them never takes the whole pool.</summary>
-    public const int MaxConcurrentRenewals = 2;
+    /// <summary>Keys a renewal reads in one statement (<c>keys/get_with_user_by_ids</c>).</summary>
+    public const int RenewalBatchSize = 500;
 
-    private readonly SemaphoreSlim _renewals = new(MaxConcurrentRenewals);
+    /// <summary>
+    /// How long renewals gather before they are read: keys come due one by one, and one statement for each of 10,000
+    /// keys in use was about 590 lookups a second. An entry due for renewal has at least 5% of the TTL left (1.5 s of 30).
+    /// </summary>
+    public static readonly TimeSpan RenewalGathering = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Renewals reading right now.</summary>
-    public int RenewalsRunning => MaxConcurrentRenewals - _renewals.CurrentCount;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(byte[] Hash, CachedKey Entry)> _due = new();
+    private int _renewing;
+
+    /// <summary>1 while renewals gather or read, else 0.</summary>
+    public int RenewalsRunning => Volatile.Read(ref _renewing);
 
     /// <summary>
     /// Verifies (a dead pooled connection is retried on a fresh one by the store's unit of work).
@@ -141,8 +154,9 @@ internal sealed class KeyVerifier(
 
     /// <summary>
     /// Has a cached key that is due (<see cref="CachedKey.TryClaimRenewal"/>) read again in the background, while it goes
-    /// on answering; at most <see cref="MaxConcurrentRenewals"/> at a time (a request that finds no slot leaves it to the
-    /// next). A renewal that read before an eviction is not kept, as any lookup (<see cref="AuthCache.Renew"/>).
+    /// on answering: due keys gather for <see cref="RenewalGathering"/>, then are read <see cref="RenewalBatchSize"/> a
+    /// statement, by one reader at a time. A renewal that read before an eviction is not kept, as any lookup
+    /// (<see cref="AuthCache.Renew"/>); a later request claims it again.
     /// </summary>
     private void RenewIfDue(byte[] hash, CachedKey entry, DateTimeOffset now)
     {
@@ -151,39 +165,87 @@ internal sealed class KeyVerifier(
             return;
         }
 
-        if (!cache.Enabled || !_renewals.Wait(0))
+        if (!cache.Enabled)
         {
             entry.RenewalFailed();
+            return;
+        }
+
+        _due.Enqueue((hash, entry));
+        StartRenewing();
+    }
+
+    private void StartRenewing()
+    {
+        if (Interlocked.CompareExchange(ref _renewing, 1, 0) != 0)
+        {
             return;
         }
 
         // Not on the request's execution context: the request neither waits for it nor owns its telemetry.
         using (ExecutionContext.SuppressFlow())
         {
-            _ = Task.Run(() => RenewAsync(hash, entry));
+            _ = Task.Run(RenewDueAsync);
         }
     }
 
-    private async Task RenewAsync(byte[] hash, CachedKey entry)
+    private async Task RenewDueAsync()
     {
         try
         {
-            var generation = cache.Generation;
-            // Gone: the deletion's notification evicts the entry (and, at the latest, it expires).
-            if (await store.FindAsync(hash, CancellationToken.None).ConfigureAwait(false) is { } row)
+            await Task.Delay(RenewalGathering, clock).ConfigureAwait(false);
+            var batch = new List<(byte[] Hash, CachedKey Entry)>(RenewalBatchSize);
+            while (!_due.IsEmpty)
             {
-                cache.Renew(hash, row, generation, entry);
+                while (batch.Count < RenewalBatchSize && _due.TryDequeue(out var due))
+                {
+                    batch.Add(due);
+                }
+
+                await RenewAsync(batch).ConfigureAwait(false);
+                batch.Clear();
             }
-        }
-#pragma warning disable CA1031 // Best effort in the background: the entry expires as it would have, and its next lookup reports.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            entry.RenewalFailed();
         }
         finally
         {
-            _renewals.Release();
+            Volatile.Write(ref _renewing, 0);
+            // A key that came due after the last read and before the flag was cleared has no reader yet.
+            if (!_due.IsEmpty)
+            {
+                StartRenewing();
+            }
+        }
+    }
+
+    private async Task RenewAsync(List<(byte[] Hash, CachedKey Entry)> batch)
+    {
+        var kept = new HashSet<CachedKey>(ReferenceEqualityComparer.Instance);
+        try
+        {
+            var generation = cache.Generation;
+            var rows = await store.FindManyAsync([.. batch.Select(due => due.Entry.Row.Id)], CancellationToken.None).ConfigureAwait(false);
+            var byId = rows.ToDictionary(row => row.Id);
+            foreach (var (hash, entry) in batch)
+            {
+                // Gone: the deletion's notification evicts the entry (and, at the latest, it expires).
+                if (byId.TryGetValue(entry.Row.Id, out var row) && cache.Renew(hash, row, generation, entry))
+                {
+                    kept.Add(entry);
+                }
+            }
+        }
+#pragma warning disable CA1031 // Best effort in the background: the entries expire as they would have, and their next lookups report.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        foreach (var (_, entry) in batch)
+        {
+            if (!kept.Contains(entry))
+            {
+                entry.RenewalFailed();
+            }
         }
     }
 

@@ -47,6 +47,11 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
         Connection.QuerySingleOrDefaultAsync<ApiKeyWithUserRow?>(Command(
             SqlCatalog.Keys.GetWithUserByTokenHash, new { token_hash = tokenHash }, cancellationToken));
 
+    /// <summary>The keys of <paramref name="ids"/> that exist, with their users, in no particular order.</summary>
+    public async Task<IReadOnlyList<ApiKeyWithUserRow>> FindWithUserByIdsAsync(long[] ids, CancellationToken cancellationToken) =>
+        (await Connection.QueryAsync<ApiKeyWithUserRow>(Command(SqlCatalog.Keys.GetWithUserByIds, new { ids }, cancellationToken))
+            .ConfigureAwait(false)).AsList();
+
     /// <summary>One page of a user's keys, newest first: the first, or the one after key <paramref name="afterId"/>.</summary>
     public async Task<IReadOnlyList<ApiKeyRow>> ListByUserAsync(long userId, long? afterId, int limit, CancellationToken cancellationToken) =>
         (await Connection.QueryAsync<ApiKeyRow>(afterId is { } after

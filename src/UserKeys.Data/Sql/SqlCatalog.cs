@@ -33,6 +33,7 @@ public static class SqlCatalog
     {
         public static readonly SqlStatement Insert = Load("keys/insert");
         public static readonly SqlStatement GetWithUserByTokenHash = Load("keys/get_with_user_by_token_hash");
+        public static readonly SqlStatement GetWithUserByIds = Load("keys/get_with_user_by_ids");
         public static readonly SqlStatement ListByUserFirstPage = Load("keys/list_by_user_first_page");
         public static readonly SqlStatement ListByUserAfter = Load("keys/list_by_user_after");
         public static readonly SqlStatement Revoke = Load("keys/revoke");
