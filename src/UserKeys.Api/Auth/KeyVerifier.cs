@@ -194,12 +194,21 @@ internal sealed class KeyVerifier(
         try
         {
             await Task.Delay(RenewalGathering, clock).ConfigureAwait(false);
-            var batch = new List<(byte[] Hash, CachedKey Entry)>(RenewalBatchSize);
-            while (!_due.IsEmpty)
+            // What gathered; keys that come due during these reads wait for the next gathering, so the reads stay few and
+            // full, and a statement that keeps failing is tried at most once a gathering.
+            var gathered = _due.Count;
+            var batch = new List<(byte[] Hash, CachedKey Entry)>(Math.Min(gathered, RenewalBatchSize));
+            while (gathered > 0)
             {
-                while (batch.Count < RenewalBatchSize && _due.TryDequeue(out var due))
+                while (batch.Count < RenewalBatchSize && gathered > 0 && _due.TryDequeue(out var due))
                 {
                     batch.Add(due);
+                    gathered--;
+                }
+
+                if (batch.Count == 0)
+                {
+                    break;
                 }
 
                 await RenewAsync(batch).ConfigureAwait(false);
