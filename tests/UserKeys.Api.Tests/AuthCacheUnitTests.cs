@@ -125,6 +125,23 @@ public sealed class AuthCacheUnitTests : IDisposable
     }
 
     [Fact]
+    public async Task A_key_created_while_another_key_is_read_does_not_discard_what_was_read()
+    {
+        var started = new TaskCompletionSource();
+        var held = new TaskCompletionSource<ApiKeyWithUserRow?>();
+        _store.OnFind = () => { started.TrySetResult(); return held.Task; };
+        var request = _verifier.VerifyAsync(_token.Token, null, CancellationToken.None);
+        await started.Task;
+
+        // Some key is created meanwhile (its notification), then the read completes: the key is kept all the same.
+        _cache.Evict("key_created:99");
+        held.SetResult(Row());
+        Assert.True((await request).Valid);
+        Assert.True(_cache.TryGet(ApiToken.Hash(_token.Token), out _));
+        Assert.Equal(1, _store.Finds);
+    }
+
+    [Fact]
     public async Task A_use_is_noted_for_the_recorder_at_most_once_a_minute_and_shows_at_once_without_waiting_for_it()
     {
         _store.OnFind = () => Task.FromResult<ApiKeyWithUserRow?>(Row());

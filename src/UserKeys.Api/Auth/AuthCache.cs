@@ -44,7 +44,17 @@ internal sealed class AuthCache : IDisposable
     private readonly Dictionary<long, CachedKey> _byKey = [];
     private readonly Dictionary<long, HashSet<CachedKey>> _byUser = [];
     private readonly PostEvictionDelegate _onEvicted;
+    /// <summary>
+    /// Bumped under <see cref="_gate"/>: by <see cref="KeyEviction"/> for every eviction of keys or users (and a clear), by
+    /// <see cref="KeyCreation"/> when a key is created. A key read from the database is kept only if no eviction ran since
+    /// its lookup began (<see cref="NoEvictionSince"/>); a token found unknown only if nothing at all changed. A key created
+    /// elsewhere says nothing about a key read meanwhile: counting it there discarded renewals and lookups for nothing
+    /// wherever keys are created all the time.
+    /// </summary>
     private long _generation;
+
+    private const long KeyEviction = 1L << 32;
+    private const long KeyCreation = 1;
     private volatile bool _listening;
     private volatile bool _connected;
     private long _heardTicks;
@@ -164,7 +174,7 @@ internal sealed class AuthCache : IDisposable
 
         lock (_gate)
         {
-            if (_generation != generation)
+            if (!NoEvictionSince(generation))
             {
                 return entry;
             }
@@ -218,7 +228,7 @@ internal sealed class AuthCache : IDisposable
 
         lock (_gate)
         {
-            if (_generation != generation || renewed.HasChanged
+            if (!NoEvictionSince(generation) || renewed.HasChanged
                 || !_byKey.TryGetValue(row.Id, out var indexed) || !ReferenceEquals(indexed, renewed))
             {
                 return false;
@@ -231,6 +241,9 @@ internal sealed class AuthCache : IDisposable
         SeenValid(renewed);
         return true;
     }
+
+    /// <summary>No key or user was evicted since <paramref name="generation"/> (keys may have been created). Under <see cref="_gate"/>.</summary>
+    private bool NoEvictionSince(long generation) => _generation >> 32 == generation >> 32;
 
     private void SeenValid(CachedKey entry) =>
         _seenValid.Set(entry.CacheKey, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = Ttl });
@@ -258,7 +271,7 @@ internal sealed class AuthCache : IDisposable
         Ttl * (from + ((to - from) * Random.Shared.NextDouble()));
 #pragma warning restore CA5394
 
-    /// <summary>Remembers that no key has this token, unless an eviction ran since <paramref name="generation"/>.</summary>
+    /// <summary>Remembers that no key has this token, unless a key was created or evicted since <paramref name="generation"/>.</summary>
     public void AddUnknown(byte[] tokenHash, long generation)
     {
         if (!Enabled)
@@ -309,7 +322,7 @@ internal sealed class AuthCache : IDisposable
     {
         lock (_gate)
         {
-            _generation++;
+            _generation += KeyEviction;
             if (_byKey.Remove(keyId, out var entry))
             {
                 RemoveFromUser(entry);
@@ -324,7 +337,7 @@ internal sealed class AuthCache : IDisposable
     {
         lock (_gate)
         {
-            _generation++;
+            _generation += KeyEviction;
             if (_byUser.Remove(userId, out var entries))
             {
                 foreach (var entry in entries)
@@ -341,7 +354,7 @@ internal sealed class AuthCache : IDisposable
     {
         lock (_gate)
         {
-            _generation++;
+            _generation += KeyCreation;
             _unknown.Compact(1.0);
         }
     }
@@ -350,7 +363,7 @@ internal sealed class AuthCache : IDisposable
     {
         lock (_gate)
         {
-            _generation++;
+            _generation += KeyEviction;
             _byKey.Clear();
             _byUser.Clear();
             _keys.Compact(1.0);
