@@ -97,16 +97,22 @@ public sealed class AuthCacheUnitTests : IDisposable
         LastUsedAt = null, Scopes = Scopes.All, UserEmail = "ada@example.com", UserRole = "member", UserCreatedAt = _clock.GetUtcNow().UtcDateTime.AddDays(-2),
     };
 
-    [Fact]
-    public async Task A_lookup_that_read_before_a_revoke_cannot_put_its_row_back_after_the_eviction()
+    /// <summary>A request whose lookup has begun and is held: the request, and the lookup's answer for the test to give.</summary>
+    private async Task<(Task<Verification> Request, TaskCompletionSource<ApiKeyWithUserRow?> Held)> LookupHeld()
     {
         var started = new TaskCompletionSource();
         var held = new TaskCompletionSource<ApiKeyWithUserRow?>();
         _store.OnFind = () => { started.TrySetResult(); return held.Task; };
-
-        // Request A reads the key before the revoke commits, and is held there.
-        var requestA = _verifier.VerifyAsync(_token.Token, null, CancellationToken.None);
+        var request = _verifier.VerifyAsync(_token.Token, null, CancellationToken.None);
         await started.Task;
+        return (request, held);
+    }
+
+    [Fact]
+    public async Task A_lookup_that_read_before_a_revoke_cannot_put_its_row_back_after_the_eviction()
+    {
+        // Request A reads the key before the revoke commits, and is held there.
+        var (requestA, held) = await LookupHeld();
 
         // The revoke commits; its notification evicts; request B reads the revoked row and caches it.
         _cache.Evict("key:7");
@@ -127,11 +133,7 @@ public sealed class AuthCacheUnitTests : IDisposable
     [Fact]
     public async Task A_key_created_while_another_key_is_read_does_not_discard_what_was_read()
     {
-        var started = new TaskCompletionSource();
-        var held = new TaskCompletionSource<ApiKeyWithUserRow?>();
-        _store.OnFind = () => { started.TrySetResult(); return held.Task; };
-        var request = _verifier.VerifyAsync(_token.Token, null, CancellationToken.None);
-        await started.Task;
+        var (request, held) = await LookupHeld();
 
         // Some key is created meanwhile (its notification), then the read completes: the key is kept all the same.
         _cache.Evict("key_created:99");
