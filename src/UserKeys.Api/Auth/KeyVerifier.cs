@@ -228,30 +228,25 @@ internal sealed class KeyVerifier(
 
     private async Task RenewAsync(List<(byte[] Hash, CachedKey Entry)> batch)
     {
-        var kept = new HashSet<CachedKey>(ReferenceEqualityComparer.Instance);
+        var generation = cache.Generation;
+        IReadOnlyList<ApiKeyWithUserRow> rows;
         try
         {
-            var generation = cache.Generation;
-            var rows = await store.FindManyAsync([.. batch.Select(due => due.Entry.Row.Id)], CancellationToken.None).ConfigureAwait(false);
-            var byId = rows.ToDictionary(row => row.Id);
-            foreach (var (hash, entry) in batch)
-            {
-                // Gone: the deletion's notification evicts the entry (and, at the latest, it expires).
-                if (byId.TryGetValue(entry.Row.Id, out var row) && cache.Renew(hash, row, generation, entry))
-                {
-                    kept.Add(entry);
-                }
-            }
+            rows = await store.FindManyAsync([.. batch.Select(due => due.Entry.Row.Id)], CancellationToken.None).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Best effort in the background: the entries expire as they would have, and their next lookups report.
         catch (Exception)
 #pragma warning restore CA1031
         {
+            rows = [];
         }
 
-        foreach (var (_, entry) in batch)
+        var byId = rows.ToDictionary(row => row.Id);
+        foreach (var (hash, entry) in batch)
         {
-            if (!kept.Contains(entry))
+            // Gone: the deletion's notification evicts the entry (and, at the latest, it expires). Not kept, or not read:
+            // a later request claims the renewal again.
+            if (!byId.TryGetValue(entry.Row.Id, out var row) || !cache.Renew(hash, row, generation, entry))
             {
                 entry.RenewalFailed();
             }
