@@ -12,27 +12,55 @@ namespace UserKeys.Api.Infrastructure;
 /// </summary>
 internal static class ConsoleSetup
 {
-    /// <summary>The service: lines to stdout, warnings and errors to stderr.</summary>
-    public static void LogToConsole(ILoggingBuilder logging) => Add(logging, LogLevel.Warning);
+    /// <summary>
+    /// The service: lines to stdout, written together at most every <see cref="CoalescingStream.Interval"/>; warnings and
+    /// errors to stderr at once.
+    /// </summary>
+    public static void LogToConsole(ILoggingBuilder logging)
+    {
+        logging.ClearProviders();
+        logging.AddZLoggerLogProcessor(options =>
+        {
+            Format(options);
+            return new SplitByLevel(
+                new AsyncStreamLineMessageWriter(new CoalescingStream(Console.OpenStandardOutput()), options),
+                new AsyncStreamLineMessageWriter(Console.OpenStandardError(), options),
+                LogLevel.Warning);
+        });
+    }
 
     /// <summary>The one-shot commands: every line to stderr, so that stdout carries only the command's answer.</summary>
-    public static void LogToStandardError(ILoggingBuilder logging) => Add(logging, LogLevel.Trace);
-
-    private static void Add(ILoggingBuilder logging, LogLevel standardErrorThreshold)
+    public static void LogToStandardError(ILoggingBuilder logging)
     {
         logging.ClearProviders();
         logging.AddZLoggerConsole(options =>
         {
-            options.LogToStandardErrorThreshold = standardErrorThreshold;
-            options.UsePlainTextFormatter(formatter =>
-            {
-                // Formatted straight into the line's UTF-8 buffer: no string per line. "O" (ISO 8601, UTC,
-                // 100 ns digits) is the formatter's fast path; a custom pattern is parsed on every line.
-                formatter.SetPrefixFormatter($"{0:O} {1}: {2}[{3}] ", static (in MessageTemplate template, in LogInfo info) =>
-                    template.Format(info.Timestamp.Utc.UtcDateTime, Level(info.LogLevel), info.Category.Name, info.EventId.Id));
-                formatter.SetExceptionFormatter(static (writer, error) => Utf8String.Format(writer, $" {error}"));
-            });
+            options.LogToStandardErrorThreshold = LogLevel.Trace;
+            Format(options);
         });
+    }
+
+    private static void Format(ZLoggerOptions options) =>
+        options.UsePlainTextFormatter(formatter =>
+        {
+            // Formatted straight into the line's UTF-8 buffer: no string per line. "O" (ISO 8601, UTC,
+            // 100 ns digits) is the formatter's fast path; a custom pattern is parsed on every line.
+            formatter.SetPrefixFormatter($"{0:O} {1}: {2}[{3}] ", static (in MessageTemplate template, in LogInfo info) =>
+                template.Format(info.Timestamp.Utc.UtcDateTime, Level(info.LogLevel), info.Category.Name, info.EventId.Id));
+            formatter.SetExceptionFormatter(static (writer, error) => Utf8String.Format(writer, $" {error}"));
+        });
+
+    /// <summary>Lines below <paramref name="standardErrorThreshold"/> to <paramref name="standardOutput"/>, the others to <paramref name="standardError"/>.</summary>
+    private sealed class SplitByLevel(IAsyncLogProcessor standardOutput, IAsyncLogProcessor standardError, LogLevel standardErrorThreshold) : IAsyncLogProcessor
+    {
+        public void Post(IZLoggerEntry log) =>
+            (log.LogInfo.LogLevel < standardErrorThreshold ? standardOutput : standardError).Post(log);
+
+        public async ValueTask DisposeAsync()
+        {
+            await standardOutput.DisposeAsync().ConfigureAwait(false);
+            await standardError.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private static string Level(LogLevel level) => level switch
