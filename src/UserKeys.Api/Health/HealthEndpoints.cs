@@ -8,7 +8,8 @@ namespace UserKeys.Api.Health;
 
 internal static class HealthEndpoints
 {
-    private static readonly JsonOk<HealthResponse> Alive = JsonResults.Ok(new HealthResponse("ok"));
+    /// <summary>Rendered once: the answer never changes.</summary>
+    private static readonly JsonOk<HealthResponse> Alive = new(JsonResults.Render(new HealthResponse("ok")));
 
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
