@@ -10,11 +10,10 @@ internal sealed class CoalescingStream : Stream
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(50);
 
-    private readonly TimeSpan _interval;
-
     public const int Capacity = 64 * 1024;
 
     private readonly Stream _inner;
+    private readonly TimeSpan _interval;
     private readonly Lock _gate = new();
     private readonly Timer _timer;
     private readonly byte[] _buffer = new byte[Capacity];
