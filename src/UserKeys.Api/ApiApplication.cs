@@ -58,6 +58,7 @@ internal static class ApiApplication
         services.AddUserKeysRateLimits();
         services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
             context.ProblemDetails.Detail ??= ProblemMapping.DefaultDetail(context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode));
+        AnyAcceptProblemWriter.Wrap(services);
         services.AddExceptionHandler<ProblemMapping>();
         services.ConfigureHttpJsonOptions(json =>
         {

@@ -14,7 +14,7 @@ namespace UserKeys.Api.Tests;
 /// </summary>
 public sealed class HostileInputTests(ApiFactory api, ITestOutputHelper output) : IClassFixture<ApiFactory>
 {
-    private sealed record Attack(string Name, HttpMethod Method, string Path, byte[]? Body, string? Authorization);
+    private sealed record Attack(string Name, HttpMethod Method, string Path, byte[]? Body, string? Authorization, string? Accept = null);
 
     private static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
 
@@ -157,6 +157,18 @@ public sealed class HostileInputTests(ApiFactory api, ITestOutputHelper output) 
             yield return new Attack($"DELETE {path}", HttpMethod.Delete, path, null, admin);
         }
 
+        // An Accept header that allows no JSON (a browser's, say) still gets a problem+json body, never a 5xx or an empty 4xx.
+        foreach (var accept in new[] { "text/html", "application/xml", "text/plain, image/*" })
+        {
+            yield return new Attack($"GET /v1/nope Accept {accept}", HttpMethod.Get, "/v1/nope", null, admin, accept);
+            yield return new Attack($"DELETE /healthz Accept {accept}", HttpMethod.Delete, "/healthz", null, null, accept);
+            yield return new Attack($"GET /v1/users/me no token Accept {accept}", HttpMethod.Get, "/v1/users/me", null, null, accept);
+            yield return new Attack($"GET /v1/users/me bad token Accept {accept}", HttpMethod.Get, "/v1/users/me", null, "Bearer uk_nope", accept);
+            yield return new Attack($"GET missing user Accept {accept}", HttpMethod.Get, $"/v1/users/{long.MaxValue}", null, admin, accept);
+            yield return new Attack($"GET ?limit=abc Accept {accept}", HttpMethod.Get, "/v1/users?limit=abc", null, admin, accept);
+            yield return new Attack($"POST /v1/users bad email Accept {accept}", HttpMethod.Post, "/v1/users", Utf8("""{"email":"nope"}"""), admin, accept);
+        }
+
         var token = member.Token;
         var badAuthorizations = new[]
         {
@@ -203,6 +215,11 @@ public sealed class HostileInputTests(ApiFactory api, ITestOutputHelper output) 
             if (attack.Authorization is not null)
             {
                 request.Headers.TryAddWithoutValidation("Authorization", attack.Authorization);
+            }
+
+            if (attack.Accept is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Accept", attack.Accept);
             }
 
             using var response = await client.SendAsync(request);
