@@ -81,7 +81,7 @@ internal static class ApiApplication
         }
 
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        app.UseMiddleware<BareErrorProblems>();
         app.UseRouting();
         app.UseMiddleware<AccessMiddleware>();
 
