@@ -6,7 +6,7 @@ namespace UserKeys.Api.Infrastructure;
 /// 400-599, the response not started, no Content-Length, no Content-Type; the body from
 /// <see cref="IProblemDetailsService"/>), without what that middleware does on every request: a feature set on
 /// the request (an allocation in Kestrel's feature collection), an endpoint metadata lookup and an async state
-/// machine. Under cached verify it was about 4% of the service's CPU.
+/// machine. Under cached verify that was about 2% of the service's CPU (perf, bench/RESULTS.md, seventh pass).
 /// </summary>
 internal sealed class BareErrorProblems(RequestDelegate next, IProblemDetailsService problems)
 {
