@@ -50,6 +50,7 @@ internal static class ApiApplication
         services.AddSingleton<Usage.UsageCounter>();
         services.AddHostedService(provider => provider.GetRequiredService<Usage.UsageCounter>());
         services.AddSingleton<Usage.RateLimitLeases>();
+        services.AddSingleton<Usage.UsageControl>();
         services.AddHostedService(provider => provider.GetRequiredService<Usage.RateLimitLeases>());
         services.AddSingleton<AuditRetention>();
         services.AddHostedService(provider => provider.GetRequiredService<AuditRetention>());

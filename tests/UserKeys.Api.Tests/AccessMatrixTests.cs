@@ -33,7 +33,13 @@ public sealed class AccessMatrixTests(ApiFactory api) : IClassFixture<ApiFactory
         ["POST /v1/users/{id}/keys/{key_id}/revoke"] = (c, w) => c.PostAsync($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}/revoke", null),
         ["DELETE /v1/users/{id}/keys/{key_id}"] = (c, w) => c.DeleteAsync($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}"),
         ["PATCH /v1/users/{id}/keys/{key_id}"] = (c, w) =>
-            c.PatchJson($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}", new { name = "renamed", enabled = false, permissions = new[] { "x.read" } }),
+            c.PatchJson($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}", new { name = "renamed", enabled = false }),
+        ["PATCH /v1/users/{id}/keys/{key_id} permissions"] = (c, w) =>
+            c.PatchJson($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}", new { permissions = new[] { "x.read" } }),
+        ["PATCH /v1/users/{id}/keys/{key_id} meta"] = (c, w) =>
+            c.PatchJson($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}", new { meta = new { plan = "pro" } }),
+        ["POST /v1/users/{id}/keys meta"] = (c, w) => c.PostJson($"/v1/users/{w.Target.Id}/keys", new { meta = new { plan = "pro" } }),
+        ["PATCH /v1/users/{id} limits"] = (c, w) => c.PatchJson($"/v1/users/{w.Target.Id}", new { remaining = 1000 }),
         ["POST /v1/users/{id}/keys/{key_id}/roll"] = (c, w) => c.PostJson($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}/roll", new { grace_seconds = 5 }),
         ["GET /v1/audit"] = (c, w) => c.GetAsync($"/v1/audit?user_id={w.Target.Id}"),
         ["GET /v1/users/{id}/keys/{key_id}/usage"] = (c, w) => c.GetAsync($"/v1/users/{w.Target.Id}/keys/{w.SpareKeyId}/usage"),
@@ -60,6 +66,10 @@ public sealed class AccessMatrixTests(ApiFactory api) : IClassFixture<ApiFactory
         ["POST /v1/users/{id}/keys/{key_id}/revoke"] = (200, 200, 404),
         ["DELETE /v1/users/{id}/keys/{key_id}"] = (204, 204, 404),
         ["PATCH /v1/users/{id}/keys/{key_id}"] = (200, 200, 404),
+        ["PATCH /v1/users/{id}/keys/{key_id} permissions"] = (200, 403, 404),
+        ["PATCH /v1/users/{id}/keys/{key_id} meta"] = (200, 403, 404),
+        ["POST /v1/users/{id}/keys meta"] = (201, 403, 404),
+        ["PATCH /v1/users/{id} limits"] = (200, 403, 404),
         ["POST /v1/users/{id}/keys/{key_id}/roll"] = (201, 201, 404),
         ["GET /v1/audit"] = (200, 403, 403),
         ["GET /v1/users/{id}/keys/{key_id}/usage"] = (200, 200, 404),
@@ -110,7 +120,7 @@ public sealed class AccessMatrixTests(ApiFactory api) : IClassFixture<ApiFactory
             Assert.StartsWith("Bearer", response.Headers.WwwAuthenticate.ToString());
         }
 
-        if (response.Content.Headers.ContentType?.MediaType == "application/json" && endpoint != "POST /v1/users/{id}/keys"
+        if (response.Content.Headers.ContentType?.MediaType == "application/json" && !endpoint.StartsWith("POST /v1/users/{id}/keys", StringComparison.Ordinal)
             && endpoint != "POST /v1/provision" && endpoint != "POST /v1/users/{id}/keys/{key_id}/roll")
         {
             foreach (var token in world.Tokens.Values.OfType<string>())

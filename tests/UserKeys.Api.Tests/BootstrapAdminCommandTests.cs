@@ -56,6 +56,22 @@ public sealed class BootstrapAdminCommandTests(ApiFactory api) : IClassFixture<A
         Assert.Equal("admin", (await (await client.GetAsync("/v1/users/me")).Expect(HttpStatusCode.OK)).Str("role"));
     }
 
+    [Fact]
+    public async Task A_promotion_says_how_many_keys_the_member_held_and_only_the_token_goes_to_stdout()
+    {
+        var member = await api.CreateUserWithKey();
+        await api.IssueKey(member.Id);
+        await api.IssueKey(member.Id);
+
+        var run = await CliProcess.RunAsync(api.Database.ConnectionString, "bootstrap-admin", "--email", member.Email, "--promote");
+
+        Assert.Equal(0, run.ExitCode);
+        var token = run.StandardOutput.Trim();
+        api.IssuedTokens.Add(token);
+        Assert.Matches("^uk_[0-9A-Za-z]+$", token);
+        Assert.Contains("held 3 key(s)", run.StandardError, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("bootstrap-admin")]
     [InlineData("bootstrap-admin", "--email")]

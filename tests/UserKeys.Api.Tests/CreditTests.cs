@@ -131,7 +131,7 @@ public sealed class CreditTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
-    public async Task A_roll_moves_the_credits_and_the_old_key_draws_on_them_during_its_grace()
+    public async Task A_rolls_old_and_new_key_draw_on_one_budget_during_its_grace()
     {
         using var admin = api.Admin();
         var owner = await api.CreateUserWithKey();
@@ -147,8 +147,9 @@ public sealed class CreditTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.True((await Verify(rolled.Str("token"), 5)).GetProperty("valid").GetBoolean());
         Assert.Equal("usage_exceeded", (await Verify(old.Str("token"))).Str("reason"));
         Assert.Equal("usage_exceeded", (await Verify(rolled.Str("token"))).Str("reason"));
-        Assert.Equal(0, await DatabaseRemainingSettles(rolled.Long("id"), 0));
-        Assert.Equal(0, await DatabaseRemaining(old.Long("id")));
+        // The budget stays with the old key; the new one has none of its own.
+        Assert.Equal(0, await DatabaseRemainingSettles(old.Long("id"), 0));
+        Assert.Null(await DatabaseRemaining(rolled.Long("id")));
     }
 }
 

@@ -99,7 +99,7 @@ public sealed class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         var key = schemas.GetProperty("KeyResponse").GetProperty("properties");
         Assert.Equal(
             ["id", "user_id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at", "enabled", "scopes", "permissions", "meta", "rolled_from_id",
-             "remaining", "refill", "refilled_at", "rate_limits"],
+             "remaining", "refill", "refilled_at", "rate_limits", "budget_key_id"],
             key.EnumerateObject().Select(property => property.Name));
         Assert.Contains("object", key.GetProperty("meta").GetProperty("type").GetRawText());
         var patch = document.GetProperty("paths").GetProperty("/v1/users/{id}/keys/{key_id}").GetProperty("patch").GetProperty("requestBody")

@@ -30,6 +30,7 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
         ["keys/get_with_user_by_ids"] = "serve: the auth cache reads the keys in use again, up to 500 a statement, 40-75% into UserKeys__AuthCacheSeconds",
         ["keys/touch_last_used"] = "serve: the last use of every key used since the last flush (each at most once a minute), every second and when it stops",
         ["credits/give_back"] = "serve: a limited key's unused credits go back (idle for a second, the key changed, or the service stops)",
+        ["credits/give_back_user"] = "serve: a limited user's unused credits go back (idle for a second, the user changed, or the service stops)",
     };
 
     [Fact]
@@ -103,6 +104,11 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
             await (await admin.PatchJson($"/v1/users/{member.Id}", new { email = Http.Email(), name = "x" })).Expect(HttpStatusCode.OK));
         await Observe("POST /v1/users/{id}/keys", async () =>
             await (await admin.PostJson($"/v1/users/{member.Id}/keys", new { })).Expect(HttpStatusCode.Created));
+        await Observe("POST /v1/users/{id}/keys (a member's own: derived from its key)", async () =>
+        {
+            var derived = await (await api.Client(member.Token).PostJson($"/v1/users/{member.Id}/keys", new { })).Expect(HttpStatusCode.Created);
+            api.IssuedTokens.Add(derived.Str("token"));
+        });
         var keyPage = await ObserveResult("GET /v1/users/{id}/keys", async () => await (await admin.GetAsync($"/v1/users/{member.Id}/keys?limit=1")).Expect(HttpStatusCode.OK));
         await Observe("GET /v1/users/{id}/keys?after=", async () =>
             await (await admin.GetAsync($"/v1/users/{member.Id}/keys?limit=1&after={Uri.EscapeDataString(keyPage.Str("next_cursor"))}")).Expect(HttpStatusCode.OK));
@@ -149,12 +155,26 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
             await (await api.Client().PostJson("/v1/keys/verify", new { token = rateLimited.Str("token") })).Expect(HttpStatusCode.OK));
         await Observe("POST /v1/keys/verify (a key with credits)", async () =>
             await (await api.Client().PostJson("/v1/keys/verify", new { token = limited.Str("token") })).Expect(HttpStatusCode.OK));
+        var limitedUser = await (await admin.PostJson("/v1/users", new
+        {
+            email = Http.Email(), remaining = 100, rate_limits = new[] { new { name = "m", limit = 10, duration_ms = 60_000 } },
+        })).Expect(HttpStatusCode.Created);
+        var ofLimitedUser = await api.IssueKey(limitedUser.Long("id"));
+        await Observe("POST /v1/keys/verify (a key of a user with limits)", async () =>
+            await (await api.Client().PostJson("/v1/keys/verify", new { token = ofLimitedUser.Str("token") })).Expect(HttpStatusCode.OK));
         await Observe("GET /readyz; serve (start-up schema check)", async () => await (await api.Client().GetAsync("/readyz")).Expect(HttpStatusCode.OK));
         await Observe("bootstrap-admin", async () =>
         {
             await using var connection = await api.Database.DataSource.OpenConnectionAsync();
             await SchemaStatus.ReadAsync(connection, CancellationToken.None);
             var token = await BootstrapAdminCommand.IssueAsync(new UnitOfWorkFactory(api.Database.DataSource), Http.Email("boot"), null, NullLogger.Instance, CancellationToken.None);
+            api.IssuedTokens.Add(token!);
+        });
+        var promotable = await api.CreateUserWithKey();
+        await Observe("bootstrap-admin --promote", async () =>
+        {
+            var token = await BootstrapAdminCommand.IssueAsync(
+                new UnitOfWorkFactory(api.Database.DataSource), promotable.Email, null, NullLogger.Instance, CancellationToken.None, promote: true);
             api.IssuedTokens.Add(token!);
         });
         await using (var empty = await PostgresServer.CreateEmptyDatabaseAsync())

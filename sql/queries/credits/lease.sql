@@ -1,27 +1,16 @@
--- credits/lease: hand this instance a share of a key's credits, refilling them first when a UTC day or month
--- began since the last refill (exactly once: the row lock serialises every lease of the key, and READ COMMITTED
--- re-reads a row a concurrent lease changed). Grants nothing when fewer than @need are left (a refused
--- verification takes nothing), else at least @need and at most @want or an eighth of what is left, whichever is
--- more: big leases while plenty is left, single units near the end, so the units instances hold unused stay few.
--- A rolled key draws on the key that replaced it (following up to 10 rolls): its credits moved there.
+-- credits/lease: hand this instance a share of a budget's credits (a key with a budget of its own: every key that
+-- draws on it leases here), refilling them first when a UTC day or month began since the last refill (exactly once:
+-- the row lock serialises every lease of the key, and READ COMMITTED re-reads a row a concurrent lease changed).
+-- Grants nothing when fewer than @need are left (a refused verification takes nothing), else at least @need and at
+-- most @want or an eighth of what is left, whichever is more (userkeys_lease_units): big leases while plenty is left,
+-- single units near the end, so the units instances hold unused stay few.
 -- Returns the key whose credits were leased, what was granted, what is left in the database, the credit epoch (a
 -- give-back must name both) and refilled_at; no row when the key does not exist or has no limit.
 -- Marks its statement userkeys.lease (run it alone, outside a transaction): not announced, not audited.
--- Parameters: @id bigint, @need bigint, @want bigint
--- Index: api_keys_pkey; api_keys_rolled_from_id_idx to follow rolls.
-WITH RECURSIVE marker AS (
+-- Parameters: @id bigint (the budget's key), @need bigint, @want bigint
+-- Index: api_keys_pkey.
+WITH marker AS (
     SELECT set_config('userkeys.lease', 'on', true) AS lease
-),
-rolls AS (
-    SELECT @id::bigint AS id, 0 AS depth
-    UNION ALL
-    SELECT k.id, r.depth + 1
-    FROM rolls r
-    JOIN api_keys k ON k.rolled_from_id = r.id
-    WHERE r.depth < 10
-),
-budget AS (
-    SELECT id FROM rolls ORDER BY depth DESC LIMIT 1
 ),
 current_key AS (
     SELECT k.id,
@@ -35,7 +24,7 @@ current_key AS (
     CROSS JOIN LATERAL (
         SELECT date_trunc(CASE k.refill_interval WHEN 'monthly' THEN 'month' ELSE 'day' END, now(), 'UTC') AS started
     ) period
-    WHERE k.id = (SELECT id FROM budget) AND k.remaining IS NOT NULL
+    WHERE k.id = @id AND k.remaining IS NOT NULL
     FOR UPDATE OF k
 ),
 available AS (
@@ -46,9 +35,7 @@ available AS (
     FROM current_key
 ),
 granted AS (
-    SELECT id, units, refilled_at, credit_epoch,
-           CASE WHEN units < @need::bigint THEN 0
-                ELSE LEAST(units, GREATEST(@need::bigint, LEAST(@want::bigint, units / 8))) END AS units_granted
+    SELECT id, units, refilled_at, credit_epoch, userkeys_lease_units(units, @need::bigint, @want::bigint) AS units_granted
     FROM available
 )
 UPDATE api_keys k
@@ -57,4 +44,4 @@ SET remaining    = g.units - g.units_granted,
     credit_epoch = g.credit_epoch
 FROM granted g, marker
 WHERE k.id = g.id AND marker.lease IS NOT NULL
-RETURNING k.id AS key_id, g.units_granted AS granted, k.remaining, k.credit_epoch AS epoch, k.refilled_at
+RETURNING k.id AS owner_id, g.units_granted AS granted, k.remaining, k.credit_epoch AS epoch, k.refilled_at

@@ -1,6 +1,7 @@
 -- rate_limits/lease: hand this instance units of one rate limit's current window (the window that holds the
 -- database's clock, aligned to the epoch in steps of @duration_ms): nothing when fewer than @need are left in it,
--- else at least @need and at most the larger of @want and an eighth of what is left. The upsert's row lock
+-- else at least @need and at most the larger of @want and an eighth of what is left (userkeys_lease_units). @key_id
+-- is the budget's key: every key that draws on it shares its windows. The upsert's row lock
 -- serialises the leases of one window across instances, so a window never hands out more than @limit.
 -- Returns what was granted, what is left of the window, and when it ends.
 -- Parameters: @key_id bigint, @name text, @limit bigint, @duration_ms bigint, @need bigint, @want bigint
@@ -12,12 +13,9 @@ INSERT INTO key_rate_windows AS w (key_id, name, window_start, window_end, used,
 SELECT @key_id, @name, c.started, c.started + make_interval(secs => @duration_ms::bigint / 1000.0), g.units, g.units
 FROM current_window c
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN @limit::bigint < @need::bigint THEN 0
-                ELSE LEAST(@limit::bigint, GREATEST(@need::bigint, LEAST(@want::bigint, @limit::bigint / 8))) END AS units
+    SELECT userkeys_lease_units(@limit::bigint, @need::bigint, @want::bigint) AS units
 ) g
 ON CONFLICT (key_id, name, window_start) DO UPDATE
-SET used       = w.used + (CASE WHEN @limit::bigint - w.used < @need::bigint THEN 0
-                                ELSE LEAST(@limit::bigint - w.used, GREATEST(@need::bigint, LEAST(@want::bigint, (@limit::bigint - w.used) / 8))) END),
-    last_grant = (CASE WHEN @limit::bigint - w.used < @need::bigint THEN 0
-                       ELSE LEAST(@limit::bigint - w.used, GREATEST(@need::bigint, LEAST(@want::bigint, (@limit::bigint - w.used) / 8))) END)
+SET used       = w.used + userkeys_lease_units(@limit::bigint - w.used, @need::bigint, @want::bigint),
+    last_grant = userkeys_lease_units(@limit::bigint - w.used, @need::bigint, @want::bigint)
 RETURNING last_grant AS granted, GREATEST(@limit::bigint - used, 0) AS remaining, window_end AS reset_at

@@ -43,6 +43,9 @@ internal sealed class AuthCache : IDisposable
     private readonly MemoryCache _seenValid;
     private readonly Dictionary<long, CachedKey> _byKey = [];
     private readonly Dictionary<long, HashSet<CachedKey>> _byUser = [];
+
+    /// <summary>Entries of keys that draw on another key's budget, by that key: a change of the budget's key evicts them.</summary>
+    private readonly Dictionary<long, HashSet<CachedKey>> _byBudget = [];
     private readonly PostEvictionDelegate _onEvicted;
     /// <summary>
     /// Bumped under <see cref="_gate"/>: by <see cref="KeyEviction"/> for every eviction of keys or users (and a clear), by
@@ -127,6 +130,9 @@ internal sealed class AuthCache : IDisposable
     /// <summary>A key was changed or deleted (evicted by its id): what other in-memory state holds of it must go too.</summary>
     public event Action<long>? KeyChanged;
 
+    /// <summary>A user was evicted (a change, or its deletion): its id. Raised outside the cache's lock.</summary>
+    public event Action<long>? UserChanged;
+
     /// <summary>Read before a database lookup; pass to <see cref="Add"/> or <see cref="AddUnknown"/>.</summary>
     public long Generation => Interlocked.Read(ref _generation);
 
@@ -197,6 +203,15 @@ internal sealed class AuthCache : IDisposable
             }
 
             ofUser.Add(entry);
+            if (row.IsDerived)
+            {
+                if (!_byBudget.TryGetValue(row.BudgetKeyId, out var ofBudget))
+                {
+                    _byBudget[row.BudgetKeyId] = ofBudget = [];
+                }
+
+                ofBudget.Add(entry);
+            }
         }
 
         return entry;
@@ -325,8 +340,19 @@ internal sealed class AuthCache : IDisposable
             _generation += KeyEviction;
             if (_byKey.Remove(keyId, out var entry))
             {
-                RemoveFromUser(entry);
+                RemoveFromIndexes(entry);
                 _keys.Remove(entry.CacheKey);
+            }
+
+            // The keys that draw on its budget show (and verify against) its limits.
+            if (_byBudget.Remove(keyId, out var derived))
+            {
+                foreach (var dependant in derived)
+                {
+                    _byKey.Remove(dependant.Row.Id);
+                    RemoveFromUser(dependant);
+                    _keys.Remove(dependant.CacheKey);
+                }
             }
         }
 
@@ -343,10 +369,13 @@ internal sealed class AuthCache : IDisposable
                 foreach (var entry in entries)
                 {
                     _byKey.Remove(entry.Row.Id);
+                    RemoveFromBudget(entry);
                     _keys.Remove(entry.CacheKey);
                 }
             }
         }
+
+        UserChanged?.Invoke(userId);
     }
 
     /// <summary>A key was created: a token remembered as unknown may now be its token.</summary>
@@ -366,6 +395,7 @@ internal sealed class AuthCache : IDisposable
             _generation += KeyEviction;
             _byKey.Clear();
             _byUser.Clear();
+            _byBudget.Clear();
             _keys.Compact(1.0);
             _unknown.Compact(1.0);
         }
@@ -441,8 +471,14 @@ internal sealed class AuthCache : IDisposable
                 cache._byKey.Remove(entry.Row.Id);
             }
 
-            cache.RemoveFromUser(entry);
+            cache.RemoveFromIndexes(entry);
         }
+    }
+
+    private void RemoveFromIndexes(CachedKey entry)
+    {
+        RemoveFromUser(entry);
+        RemoveFromBudget(entry);
     }
 
     private void RemoveFromUser(CachedKey entry)
@@ -450,6 +486,14 @@ internal sealed class AuthCache : IDisposable
         if (_byUser.TryGetValue(entry.Row.UserId, out var ofUser) && ofUser.Remove(entry) && ofUser.Count == 0)
         {
             _byUser.Remove(entry.Row.UserId);
+        }
+    }
+
+    private void RemoveFromBudget(CachedKey entry)
+    {
+        if (entry.Row.IsDerived && _byBudget.TryGetValue(entry.Row.BudgetKeyId, out var ofBudget) && ofBudget.Remove(entry) && ofBudget.Count == 0)
+        {
+            _byBudget.Remove(entry.Row.BudgetKeyId);
         }
     }
 

@@ -28,6 +28,8 @@ internal sealed record Caller(ApiKeyWithUserRow Key, HttpContext? Request = null
     public UserRow User => new()
     {
         Id = Key.UserId, Email = Key.UserEmail, Name = Key.UserName, Role = Key.UserRole, CreatedAt = Key.UserCreatedAt,
+        Remaining = Key.UserRemaining, RefillInterval = Key.UserRefillInterval, RefillAmount = Key.UserRefillAmount,
+        RefilledAt = Key.UserRefilledAt, RateLimits = Key.UserRateLimits,
     };
 
     public static ValueTask<Caller?> BindAsync(HttpContext context, ParameterInfo parameter) =>

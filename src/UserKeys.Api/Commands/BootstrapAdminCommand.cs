@@ -72,14 +72,23 @@ internal static class BootstrapAdminCommand
 
             // The command obeys the service's key cap (UserKeys__MaxKeysPerUser).
             var maxKeys = host.Configuration.GetValue(ServiceOptions.Section + ":" + nameof(ServiceOptions.MaxKeysPerUser), ServiceOptions.DefaultMaxKeysPerUser);
+            var promoted = new System.Runtime.CompilerServices.StrongBox<long>(-1);
             var token = await IssueAsync(units, email, string.IsNullOrEmpty(name) ? null : name, logger, cancellationToken,
-                promote: commandLine.Has("promote"), maxKeys: maxKeys).ConfigureAwait(false);
+                promote: commandLine.Has("promote"), maxKeys: maxKeys, promotedKeys: promoted).ConfigureAwait(false);
             if (token is null)
             {
                 await Console.Error.WriteLineAsync(
                     "bootstrap-admin: the user with this email is a member, not an admin; nothing was changed. " +
                     "A member may set its own email to anything, so an email proves nothing: pass --promote to make that member an admin.").ConfigureAwait(false);
                 return ExitCodes.Refused;
+            }
+
+            if (promoted.Value >= 0)
+            {
+                // Every key the member held is an admin's key now: whoever holds one acts as an admin.
+                await Console.Error.WriteLineAsync(
+                    $"bootstrap-admin: promoted {email} to admin; it held {promoted.Value} key(s) before this one, each of which now acts " +
+                    "as an admin's key (revoke any that should not).").ConfigureAwait(false);
             }
 
             await Console.Out.WriteLineAsync(token).ConfigureAwait(false);
@@ -100,11 +109,12 @@ internal static class BootstrapAdminCommand
     /// <summary>
     /// The admin with this email, created if need be (and promoted from member only when
     /// <paramref name="promote"/>), and a new key for it with every scope; returns the token, or null when
-    /// the user is a member and <paramref name="promote"/> is false.
+    /// the user is a member and <paramref name="promote"/> is false. A promotion sets <paramref name="promotedKeys"/> to
+    /// the number of keys the member held.
     /// </summary>
     internal static async Task<string?> IssueAsync(
         UnitOfWorkFactory units, string email, string? name, ILogger logger, CancellationToken cancellationToken, bool promote = false,
-        int maxKeys = ServiceOptions.DefaultMaxKeysPerUser)
+        int maxKeys = ServiceOptions.DefaultMaxKeysPerUser, System.Runtime.CompilerServices.StrongBox<long>? promotedKeys = null)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -127,7 +137,9 @@ internal static class BootstrapAdminCommand
 
                         // The trigger of migration 0004 tells every instance's auth cache.
                         user = await unit.Users.UpdateAsync(new UserUpdate(user.Id, Role: Roles.Admin), ct).ConfigureAwait(false);
-                        logger.LogWarning("User {UserId} existed as a member and is now an admin (--promote)", user.Id);
+                        var held = await unit.Keys.CountByUserAsync(user.Id, ct).ConfigureAwait(false);
+                        promotedKeys?.Value = held;
+                        logger.LogWarning("User {UserId} existed as a member and is now an admin (--promote); it holds {KeyCount} keys", user.Id, held);
                     }
 
                     var issued = ApiToken.Generate();

@@ -4,28 +4,31 @@ using UserKeys.Data.Keys;
 
 namespace UserKeys.Api.Keys;
 
-/// <summary>A key as the API shows it: never its token, never its hash.</summary>
+/// <summary>
+/// A key as the API shows it: never its token, never its hash. <c>budget_key_id</c> names the key whose usage limits it draws
+/// on (its own id, or the key its holder derived it from or rolled), and remaining, refill and rate_limits are that budget's.
+/// </summary>
 public sealed record KeyResponse(
     long Id, long UserId, string? Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt,
     bool Enabled, IReadOnlyList<string> Scopes, IReadOnlyList<string> Permissions, RawJson? Meta, long? RolledFromId,
-    long? Remaining, Refill? Refill, DateTime? RefilledAt, IReadOnlyList<RateLimitRule> RateLimits)
+    long? Remaining, Refill? Refill, DateTime? RefilledAt, IReadOnlyList<RateLimitRule> RateLimits, long BudgetKeyId)
 {
     internal static KeyResponse From(ApiKeyRow row) =>
         new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt,
             row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId,
-            row.Remaining, Refill.From(row), row.RefilledAt, row.RateLimits.Rules);
+            row.Remaining, Refill.From(row), row.RefilledAt, row.RateLimits.Rules, row.IsDerived ? row.BudgetKeyId : row.Id);
 }
 
 /// <summary>A key as its creation (or its roll) returns it, the only time the token is ever shown.</summary>
 public sealed record CreatedKeyResponse(
     long Id, long UserId, string? Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt,
     bool Enabled, IReadOnlyList<string> Scopes, IReadOnlyList<string> Permissions, RawJson? Meta, long? RolledFromId,
-    long? Remaining, Refill? Refill, DateTime? RefilledAt, IReadOnlyList<RateLimitRule> RateLimits, string Token)
+    long? Remaining, Refill? Refill, DateTime? RefilledAt, IReadOnlyList<RateLimitRule> RateLimits, long BudgetKeyId, string Token)
 {
     internal static CreatedKeyResponse From(ApiKeyRow row, string token) =>
         new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt,
             row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId,
-            row.Remaining, Refill.From(row), row.RefilledAt, row.RateLimits.Rules, token);
+            row.Remaining, Refill.From(row), row.RefilledAt, row.RateLimits.Rules, row.IsDerived ? row.BudgetKeyId : row.Id, token);
 }
 
 /// <summary>
@@ -38,8 +41,10 @@ public sealed record Refill(string Interval, long Amount)
     public const string Daily = "daily";
     public const string Monthly = "monthly";
 
-    internal static Refill? From(ApiKeyRow row) =>
-        row is { RefillInterval: { } interval, RefillAmount: { } amount } ? new Refill(interval, amount) : null;
+    internal static Refill? From(ApiKeyRow row) => From(row.RefillInterval, row.RefillAmount);
+
+    internal static Refill? From(string? interval, long? amount) =>
+        (interval, amount) is ({ } every, { } units) ? new Refill(every, units) : null;
 }
 
 /// <summary>A page of a user's keys, newest first; <see cref="NextCursor"/> is null on the last page.</summary>
@@ -66,9 +71,9 @@ public sealed record CreateKeyRequest : UsageControlFields, IRequestBody<CreateK
     [PermissionList]
     public IReadOnlyList<string>? Permissions { get; init; }
 
+    /// <summary>Admins only (a member's new key carries its calling key's meta).</summary>
     [MetaObject]
-    public JsonElement? Meta { get; init; }
-
+    public Optional<JsonElement?> Meta { get; init; }
 }
 
 /// <summary>
@@ -97,11 +102,10 @@ public sealed record UpdateKeyRequest : UsageControlFields, IRequestBody<UpdateK
 
     [Future]
     public Optional<DateTimeOffset?> ExpiresAt { get; init; }
-
 }
 
 /// <summary>
-/// A key's usage control, on creation and in PATCH alike, for admins only (a member sending any of them: 403).
+/// A key's or a user's usage control, on creation and in PATCH alike, for admins only (a member sending any of them: 403).
 /// <c>remaining</c>: null is unlimited; set outright, units instances leased before are not handed back into it.
 /// <c>refill</c>: null clears it (remaining stays); on creation without <c>remaining</c>, remaining starts at its amount.
 /// <c>rate_limits</c>: up to 5, names unique; replaces them all, null or [] removes them.
@@ -119,6 +123,11 @@ public abstract record UsageControlFields
 
     /// <summary>Whether any of them was sent.</summary>
     internal bool SetsUsageControl => Remaining.IsSet || Refill.IsSet || RateLimits.IsSet;
+
+    /// <summary>A user's limits as sent (on creation: remaining defaults to the refill's amount, like a key's).</summary>
+    internal Data.Users.UserLimits UserLimits => new(
+        Remaining.IsSet, Remaining.Value, Refill.IsSet, Refill.Value?.Interval, Refill.Value?.Amount,
+        RateLimits.IsSet ? (RateLimits.Value is { Count: > 0 } rules ? new RateLimitRules(rules) : RateLimitRules.None) : null);
 }
 
 /// <summary>
@@ -174,8 +183,11 @@ public sealed record VerifyResponse(
     public DateTime? ResetAt { get; init; }
 }
 
-/// <summary>One rate limit of a key after a verification: what is left of its current window, and when that ends.</summary>
-public sealed record RateLimitState(string Name, long Limit, long Remaining, DateTime ResetAt);
+/// <summary>
+/// One rate limit after a verification: what is left of its current window, when that ends, and whether it is the key's
+/// (<c>key</c>: the limits of its budget) or its user's (<c>user</c>).
+/// </summary>
+public sealed record RateLimitState(string Name, long Limit, long Remaining, DateTime ResetAt, string AppliesTo);
 
 /// <summary>
 /// A count of credits that is always written, as a number or as null (unlimited); a <see cref="VerifyResponse"/>

@@ -22,7 +22,7 @@ internal static class KeyEndpoints
         var service = app.ServiceProvider.GetRequiredService<KeyService>();
         var verifier = app.ServiceProvider.GetRequiredService<KeyVerifier>();
         var verifyServices = new VerifyServices(
-            app.ServiceProvider.GetRequiredService<Usage.CreditLeases>(), app.ServiceProvider.GetRequiredService<Usage.RateLimitLeases>(),
+            app.ServiceProvider.GetRequiredService<Usage.UsageControl>(),
             app.ServiceProvider.GetRequiredService<Usage.UsageCounter>(), app.ServiceProvider.GetRequiredService<ServiceMetrics>());
 
         keys.MapPost("/", (long id, CreateKeyRequest body, Caller caller, CancellationToken cancellationToken) =>
@@ -135,10 +135,10 @@ internal static class KeyEndpoints
     private static async Task<JsonCreated<CreatedKeyResponse>> CreateAsync(
         long id, CreateKeyRequest body, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        var key = new KeyRequest(body.Name, body.ExpiresAt?.UtcDateTime, body.Scopes, body.Enabled ?? true, body.Permissions, Meta(body.Meta))
+        var key = new KeyRequest(body.Name, body.ExpiresAt?.UtcDateTime, body.Scopes, body.Enabled ?? true, body.Permissions, Meta(body.Meta.Value))
         {
             Remaining = body.Remaining.Value, Refill = body.Refill.Value, RateLimits = Rules(body.RateLimits.Value),
-            SetsUsageControl = body.SetsUsageControl,
+            SetsUsageControl = body.SetsUsageControl, SetsMeta = body.Meta.IsSet,
         };
         var created = await database.WriteAsync(caller.Actor, unit => keys.CreateAsync(unit, caller, id, key, cancellationToken), cancellationToken);
         return JsonResults.Created($"/v1/users/{id}/keys/{created.Id}", created);
@@ -148,7 +148,7 @@ internal static class KeyEndpoints
         long id, long keyId, UpdateKeyRequest body, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
         var update = new ApiKeyUpdate(
-            id, keyId,
+            id, keyId, Holder: caller.IsHolder(),
             SetName: body.Name.IsSet, Name: body.Name.Value,
             Enabled: body.Enabled.IsSet ? body.Enabled.Value : null,
             Scopes: body.Scopes.IsSet ? [.. body.Scopes.Value!] : null,
@@ -211,7 +211,7 @@ internal static class KeyEndpoints
     private static async Task<(JsonOk<VerifyResponse> Answer, string Reason)> AnswerAsync(
         HttpContext context, VerifyRequest body, KeyVerifier verifier, VerifyServices services, CancellationToken cancellationToken)
     {
-        var (credits, rateLimits, usage, _) = services;
+        var (control, usage, _) = services;
         var address = context.Features.Get<Caller>() is null ? RateLimits.ClientAddress(context) : null;
         var verification = await verifier.VerifyAsync(body.Token, address, cancellationToken);
         if (verification == Verification.TooMany)
@@ -230,38 +230,29 @@ internal static class KeyEndpoints
                 return (new JsonOk<VerifyResponse>(Refusals[Verification.InsufficientPermissions]), Verification.InsufficientPermissions);
             }
 
-            if (key.Remaining is null && key.RateLimits.IsEmpty)
+            if (!key.IsLimited)
             {
                 usage.Count(key.Id, Usage.UsageOutcome.Valid);
                 return (new JsonOk<VerifyResponse>(entry.Rendered(static key => JsonResults.Render(Valid(key, null, [])))), ValidOutcome);
             }
 
-            // Rate limits, then credits, each taken from what this instance leased; a refusal takes nothing.
-            var cost = body.Cost ?? 1;
-            var limited = await rateLimits.TakeAsync(key, cost, cancellationToken);
-            if (!limited.Granted)
+            // The key's budget and its user's, each taken from what this instance leased; a refusal takes nothing.
+            var decision = await control.TakeAsync(key, body.Cost ?? 1, cancellationToken);
+            switch (decision.Refusal)
             {
-                usage.Count(key.Id, Usage.UsageOutcome.RateLimited);
-                return (new JsonOk<VerifyResponse>(new VerifyResponse(false, null, null, null, null, Verification.RateLimited)
-                {
-                    RateLimit = limited.RefusedBy, ResetAt = limited.ResetAt,
-                }), Verification.RateLimited);
-            }
-
-            long? remaining = null;
-            if (key.Remaining is not null)
-            {
-                (var granted, remaining) = await credits.TakeAsync(key, cost, cancellationToken);
-                if (!granted)
-                {
+                case Verification.RateLimited:
+                    usage.Count(key.Id, Usage.UsageOutcome.RateLimited);
+                    return (new JsonOk<VerifyResponse>(new VerifyResponse(false, null, null, null, null, Verification.RateLimited)
+                    {
+                        RateLimit = decision.RefusedBy, ResetAt = decision.ResetAt,
+                    }), Verification.RateLimited);
+                case Verification.UsageExceeded:
                     usage.Count(key.Id, Usage.UsageOutcome.UsageExceeded);
-                    rateLimits.GiveBack(key, limited, cost);
                     return (new JsonOk<VerifyResponse>(Refusals[Verification.UsageExceeded]), Verification.UsageExceeded);
-                }
             }
 
             usage.Count(key.Id, Usage.UsageOutcome.Valid);
-            return (new JsonOk<VerifyResponse>(Valid(entry.Current, remaining, limited.States)), ValidOutcome);
+            return (new JsonOk<VerifyResponse>(Valid(entry.Current, decision.Remaining, decision.RateLimits)), ValidOutcome);
         }
 
         return (new JsonOk<VerifyResponse>(Refusals.GetValueOrDefault(verification.Reason!)
@@ -286,7 +277,7 @@ internal static class KeyEndpoints
     }
 
     /// <summary>What verify uses beyond the verifier: the usage control of limited keys, and the usage counts.</summary>
-    private sealed record VerifyServices(Usage.CreditLeases Credits, Usage.RateLimitLeases RateLimits, Usage.UsageCounter Usage, ServiceMetrics Metrics);
+    private sealed record VerifyServices(Usage.UsageControl Control, Usage.UsageCounter Usage, ServiceMetrics Metrics);
 
     private const string ValidOutcome = "valid";
 

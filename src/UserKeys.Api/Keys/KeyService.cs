@@ -23,6 +23,9 @@ internal sealed record KeyRequest(
 
     /// <summary>Whether the request names remaining, refill or rate_limits at all (admins only).</summary>
     public bool SetsUsageControl { get; init; }
+
+    /// <summary>Whether the request names meta at all (admins only).</summary>
+    public bool SetsMeta { get; init; }
 }
 
 /// <summary>What the key endpoints do, on the unit of work they are given. Never commits.</summary>
@@ -33,25 +36,37 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
     /// <summary>
     /// Issues a key; the token is in the result and nowhere else, ever. Privilege cannot grow: the new key
     /// gets no scope the calling key lacks (403) and expires no later than it (400); omitted, both are the
-    /// calling key's. At most <see cref="ServiceOptions.MaxKeysPerUser"/> keys per user (409).
+    /// calling key's. At most <see cref="ServiceOptions.MaxKeysPerUser"/> keys per user (409). A member's new key
+    /// (<see cref="HolderRules"/>) holds only permissions its calling key holds (omitted: the calling key's), carries its
+    /// meta, and draws on its budget.
     /// </summary>
     /// <exception cref="NotFoundError">The user does not exist (or the caller may not see it).</exception>
     public async Task<CreatedKeyResponse> CreateAsync(UnitOfWork unit, Caller caller, long userId, KeyRequest key, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, userId);
         EnsureMaySetUsageControl(caller, key.SetsUsageControl);
+        HolderRules.EnsureNoMeta(caller, key.SetsMeta);
+        var holder = caller.IsHolder();
+        var permissions = key.Permissions is { } asked ? PermissionListAttribute.Normalize(asked) : holder ? caller.Key.Permissions : [];
+        HolderRules.EnsureHeld(caller, permissions);
         var granted = Grant(caller, key);
         var issued = ApiToken.Generate();
         // Concurrent issues for one user count one after another: the cap holds exactly.
         await unit.Users.LockForNewKeyAsync(userId, cancellationToken).ConfigureAwait(false);
+        var budget = holder ? await LockBudgetAsync(unit, caller.Key.Id, cancellationToken).ConfigureAwait(false) : (long?)null;
         var row = await InsertAsync(unit, new NewApiKey(
                 userId, key.Name, issued.Prefix, issued.Hash, granted.ExpiresAt, granted.Scopes,
-                key.Enabled, PermissionListAttribute.Normalize(key.Permissions ?? []), key.Meta,
+                key.Enabled, permissions, holder ? caller.Key.Meta : key.Meta,
                 Remaining: key.Remaining ?? key.Refill?.Amount, RefillInterval: key.Refill?.Interval, RefillAmount: key.Refill?.Amount,
-                RateLimits: key.RateLimits),
+                RateLimits: key.RateLimits, BudgetKeyId: budget, DisabledByAdmin: !holder && !key.Enabled),
             cancellationToken).ConfigureAwait(false);
         return CreatedKeyResponse.From(row, issued.Token);
     }
+
+    /// <summary>The budget a key derived from <paramref name="keyId"/> draws on, held until the transaction ends.</summary>
+    private static async Task<long> LockBudgetAsync(UnitOfWork unit, long keyId, CancellationToken cancellationToken) =>
+        await unit.Keys.LockBudgetAsync(keyId, cancellationToken).ConfigureAwait(false)
+        ?? throw new RuleError("Key changed", $"Key {keyId} was deleted, or the budget it draws on passed to another key, meanwhile. Try again.");
 
     /// <summary>Only an admin may set remaining, refill or rate_limits (../shared/API.md, "Key").</summary>
     private static void EnsureMaySetUsageControl(Caller caller, bool sets)
@@ -69,13 +84,22 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
 
     /// <summary>
     /// Changes what <paramref name="update"/> sets. Scopes only narrow (403 otherwise); an expiry is bound by the
-    /// calling key's like on creation (400).
+    /// calling key's like on creation (400); a rolled key's expiry is fixed (409). A member (<see cref="HolderRules"/>)
+    /// grants only permissions its calling key holds, sets no meta, enables no key an admin disabled, and moves an expiry
+    /// only earlier (403). Usage limits set on a key that draws on another's budget are set on that budget.
     /// </summary>
     /// <exception cref="NotFoundError">The user has no such key (or the caller may not see it).</exception>
     public async Task<KeyResponse> UpdateAsync(UnitOfWork unit, Caller caller, ApiKeyUpdate update, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, update.UserId);
-        EnsureMaySetUsageControl(caller, update.SetRemaining || update.SetRefill || update.RateLimits is not null);
+        var setsLimits = update.SetRemaining || update.SetRefill || update.RateLimits is not null;
+        EnsureMaySetUsageControl(caller, setsLimits);
+        HolderRules.EnsureNoMeta(caller, update.SetMeta);
+        if (update.Permissions is { } permissions)
+        {
+            HolderRules.EnsureHeld(caller, permissions);
+        }
+
         if (update.SetExpiresAt && caller.Key.ExpiresAt is { } limit && (update.ExpiresAt is not { } expiry || expiry > limit))
         {
             throw new ValidationError("expires_at", update.ExpiresAt is null
@@ -83,30 +107,71 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
                 : "must not be later than the calling key's own expiry (a key cannot make a key outlive it)");
         }
 
-        var normalized = update with { Scopes = update.Scopes is { } scopes ? Scopes.Normalize(scopes) : null };
-        var row = await unit.Keys.UpdateAsync(normalized, cancellationToken).ConfigureAwait(false);
-        if (row is null)
+        var normalized = update with { Holder = caller.IsHolder(), Scopes = update.Scopes is { } scopes ? Scopes.Normalize(scopes) : null };
+        if (setsLimits
+            && await unit.Keys.GetStateAsync(update.UserId, update.Id, cancellationToken).ConfigureAwait(false) is { } target
+            && target.BudgetKeyId != update.Id)
         {
-            var state = await unit.Keys.GetStateAsync(update.UserId, update.Id, cancellationToken).ConfigureAwait(false)
-                ?? throw new NotFoundError("key", update.Id);
-            if (update is { SetRemaining: true, Remaining: null } && state.RefillInterval is not null && !(update is { SetRefill: true, RefillInterval: null }))
-            {
-                throw new ValidationError("remaining", "must not be null while the key has a refill (clear refill in the same request)");
-            }
-
-            var added = normalized.Scopes!.Where(scope => !state.Scopes.Contains(scope, StringComparer.Ordinal));
-            throw new ForbiddenError(
-                $"PATCH may narrow a key's scopes, never widen them: key {update.Id} lacks {string.Join(", ", added.Select(scope => $"'{scope}'"))}.");
+            // Only an admin gets here: the limits are the budget's, shared by every key that draws on it.
+            var limits = new ApiKeyUpdate(update.UserId, target.BudgetKeyId, Holder: false,
+                SetRemaining: update.SetRemaining, Remaining: update.Remaining,
+                SetRefill: update.SetRefill, RefillInterval: update.RefillInterval, RefillAmount: update.RefillAmount, RateLimits: update.RateLimits);
+            _ = await unit.Keys.UpdateAsync(limits, cancellationToken).ConfigureAwait(false)
+                ?? throw await WhyNotUpdatedAsync(unit, limits, cancellationToken).ConfigureAwait(false);
+            KeyChanged(unit, target.BudgetKeyId);
+            normalized = normalized with { SetRemaining = false, Remaining = null, SetRefill = false, RefillInterval = null, RefillAmount = null, RateLimits = null };
         }
 
+        var row = await unit.Keys.UpdateAsync(normalized, cancellationToken).ConfigureAwait(false)
+            ?? throw await WhyNotUpdatedAsync(unit, normalized, cancellationToken).ConfigureAwait(false);
         KeyChanged(unit, update.Id);
         return KeyResponse.From(row);
     }
 
+    /// <summary>Why keys/update matched no row, from where the key stands now (the statement's conditions, in its order).</summary>
+    private static async Task<Exception> WhyNotUpdatedAsync(UnitOfWork unit, ApiKeyUpdate update, CancellationToken cancellationToken)
+    {
+        var state = await unit.Keys.GetStateAsync(update.UserId, update.Id, cancellationToken).ConfigureAwait(false);
+        if (state is null)
+        {
+            return new NotFoundError("key", update.Id);
+        }
+
+        if (update.Scopes?.Where(scope => !state.Scopes.Contains(scope, StringComparer.Ordinal)).ToList() is { Count: > 0 } added)
+        {
+            return new ForbiddenError(
+                $"PATCH may narrow a key's scopes, never widen them: key {update.Id} lacks {string.Join(", ", added.Select(scope => $"'{scope}'"))}.");
+        }
+
+        if (update is { SetRemaining: true, Remaining: null } && state.RefillInterval is not null && !(update is { SetRefill: true, RefillInterval: null }))
+        {
+            return new ValidationError("remaining", "must not be null while the key has a refill (clear refill in the same request)");
+        }
+
+        if (update.SetExpiresAt && state.RolledAt is not null)
+        {
+            return new RuleError("Key rolled", $"Key {update.Id} was rolled: its expiry ends its grace period and cannot change.");
+        }
+
+        if (update.Holder && update.Enabled == true && state.DisabledByAdmin)
+        {
+            return new ForbiddenError($"Key {update.Id} was disabled by an admin; only an admin can enable it again.");
+        }
+
+        if (update.Holder && update.SetExpiresAt)
+        {
+            return new ForbiddenError(
+                $"A member may move a key's expiry only earlier: key {update.Id} expires at {state.ExpiresAt:O}; a later expiry or none needs an admin.");
+        }
+
+        return new RuleError("Key changed", $"Key {update.Id} changed while it was being updated. Read it and try again.");
+    }
+
     /// <summary>
-    /// Rolls a key in one transaction: a new key with the old one's name, scopes, permissions, meta, enabled state,
-    /// credits, refill and rate limits, and expiry (bounded by the calling key's), <c>rolled_from_id</c> set; the old key ends
-    /// <paramref name="graceSeconds"/> from now, never later than it would have.
+    /// Rolls a key in one transaction: a new key with the old one's name, scopes, permissions, meta, enabled state and
+    /// expiry (bounded by the calling key's), <c>rolled_from_id</c> set, drawing on the old key's budget (the two share its
+    /// credits and rate limit windows); the old key ends <paramref name="graceSeconds"/> from now, never later than it
+    /// would have. A member's calling key must hold the old key's permissions (<see cref="HolderRules"/>).
     /// </summary>
     /// <exception cref="NotFoundError">The user has no such key (or the caller may not see it).</exception>
     /// <exception cref="RuleError">The key is revoked, expired or already rolled (409).</exception>
@@ -118,16 +183,17 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
         await unit.Users.LockForNewKeyAsync(userId, cancellationToken).ConfigureAwait(false);
         var old = await unit.Keys.RollAsync(userId, keyId, graceSeconds, cancellationToken).ConfigureAwait(false)
             ?? throw await WhyNotRollableAsync(unit, userId, keyId, cancellationToken).ConfigureAwait(false);
+        HolderRules.EnsureHeld(caller, old.Permissions);
         var granted = Grant(caller, new KeyRequest(old.Name, null, old.Scopes));
         var expiresAt = (old.PreviousExpiresAt, granted.ExpiresAt) switch
         {
             ({ } previous, { } bound) => previous < bound ? previous : bound,
             (var previous, var bound) => previous ?? bound,
         };
-        // The credits move to the new key (the old one draws on them during its grace: credits/lease follows rolls).
+        var budget = await LockBudgetAsync(unit, old.Id, cancellationToken).ConfigureAwait(false);
         var row = await InsertAsync(unit, new NewApiKey(
             userId, old.Name, issued.Prefix, issued.Hash, expiresAt, granted.Scopes, old.Enabled, old.Permissions, old.Meta, old.Id,
-            old.PreviousRemaining, old.RefillInterval, old.RefillAmount, old.RefilledAt, old.RateLimits),
+            BudgetKeyId: budget, DisabledByAdmin: old.DisabledByAdmin),
             cancellationToken).ConfigureAwait(false);
         KeyChanged(unit, keyId);
         return CreatedKeyResponse.From(row, issued.Token);

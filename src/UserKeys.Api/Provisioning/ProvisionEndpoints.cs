@@ -49,11 +49,12 @@ internal static class ProvisionEndpoints
     private static async Task<JsonCreated<ProvisionResponse>> ProvisionAsync(
         ProvisionRequest body, Caller caller, KeyService keys, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
+        UserService.EnsureMaySet(caller, body.Role, body.UserLimits);
         var key = new KeyRequest(body.KeyName, body.ExpiresAt?.UtcDateTime, body.Scopes);
         // One transaction: a failure issuing the key rolls the user back.
         var response = await database.WriteAsync(caller.Actor, async unit =>
         {
-            var user = await unit.Users.CreateAsync(new NewUser(body.Email, body.Name, body.Role ?? Roles.Member), cancellationToken).ConfigureAwait(false);
+            var user = await unit.Users.CreateAsync(new NewUser(body.Email, body.Name, body.Role ?? Roles.Member, body.UserLimits), cancellationToken).ConfigureAwait(false);
             var created = await keys.CreateAsync(unit, caller, user.Id, key, cancellationToken).ConfigureAwait(false);
             return new ProvisionResponse(UserResponse.From(user), created);
         }, cancellationToken);

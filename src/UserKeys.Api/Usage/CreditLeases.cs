@@ -6,8 +6,19 @@ using UserKeys.Data.Keys;
 
 namespace UserKeys.Api.Usage;
 
+/// <summary>Whose usage limits: a budget's key (<see cref="ApiKeyRow.BudgetKeyId"/>), or a user.</summary>
+internal readonly record struct LimitOwner(long Id, bool IsUser)
+{
+    public static LimitOwner Key(long budgetKeyId) => new(budgetKeyId, false);
+
+    public static LimitOwner User(long userId) => new(userId, true);
+
+    /// <summary>What the verify answer's rate limit states say they apply to.</summary>
+    public string Name => IsUser ? "user" : "key";
+}
+
 /// <summary>
-/// Credits (a key's <c>remaining</c>) served from memory, exactly: the database is the source of truth, and this
+/// Credits (the <c>remaining</c> of a budget's key, or of a user) served from memory, exactly: the database is the source of truth, and this
 /// instance spends only units it leased from it (<c>credits/lease</c>: one UPDATE hands out a share, never one write
 /// per verification). So no instance, race or crash can grant more than the budget:
 /// <list type="bullet">
@@ -29,32 +40,45 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
     /// <summary>Units unused this long go back to the database.</summary>
     public static readonly TimeSpan IdleReturn = TimeSpan.FromSeconds(1);
 
-    private readonly ConcurrentDictionary<long, Lease> _leases = new();
+    private readonly ConcurrentDictionary<LimitOwner, Lease> _leases = new();
 
     /// <summary>
-    /// Takes <paramref name="cost"/> units of <paramref name="key"/>'s credits: granted, with what is left as this
-    /// instance knows it (the database's count at its last lease, plus what it holds), or refused with nothing taken.
-    /// A cost of 0 takes nothing and is always granted.
+    /// Takes <paramref name="cost"/> units of <paramref name="owner"/>'s credits (<paramref name="knownRemaining"/>: what
+    /// its row said when read): granted, with what is left as this instance knows it (the database's count at its last
+    /// lease, plus what it holds) and the credit epoch they came from (for <see cref="Return"/>), or refused with nothing
+    /// taken. A cost of 0 takes nothing and is always granted.
     /// </summary>
-    public async ValueTask<(bool Granted, long Remaining)> TakeAsync(ApiKeyRow key, long cost, CancellationToken cancellationToken)
+    public async ValueTask<CreditsTaken> TakeAsync(LimitOwner owner, long knownRemaining, long cost, CancellationToken cancellationToken)
     {
         while (true)
         {
-            var lease = _leases.GetOrAdd(key.Id, static (_, remaining) => new Lease(remaining), key.Remaining ?? 0);
-            if (await TakeAsync(key.Id, lease, cost, cancellationToken).ConfigureAwait(false) is { } outcome)
+            var lease = _leases.GetOrAdd(owner, static (_, remaining) => new Lease(remaining), knownRemaining);
+            if (await TakeAsync(owner, lease, cost, cancellationToken).ConfigureAwait(false) is { } outcome)
             {
                 return outcome;
             }
         }
     }
 
+    /// <summary>
+    /// Puts back what <see cref="TakeAsync(LimitOwner, long, long, CancellationToken)"/> granted, when another limit refused
+    /// the verification; units of an epoch that has ended since are not put back.
+    /// </summary>
+    public void Return(LimitOwner owner, CreditsTaken taken, long cost)
+    {
+        if (_leases.TryGetValue(owner, out var lease))
+        {
+            lease.Return(cost, taken.Epoch);
+        }
+    }
+
     /// <summary>Null when the sweeper retired <paramref name="lease"/> meanwhile: take from the current one instead.</summary>
-    private async ValueTask<(bool Granted, long Remaining)?> TakeAsync(long keyId, Lease lease, long cost, CancellationToken cancellationToken)
+    private async ValueTask<CreditsTaken?> TakeAsync(LimitOwner owner, Lease lease, long cost, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcTicks;
-        if (lease.TryTake(cost, now, out var remaining))
+        if (lease.TryTake(cost, now, out var remaining, out var epoch))
         {
-            return (true, remaining);
+            return new CreditsTaken(true, remaining, epoch);
         }
 
         await lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -66,22 +90,25 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
             }
 
             // Another request may have leased while this one waited.
-            if (lease.TryTake(cost, now, out remaining))
+            if (lease.TryTake(cost, now, out remaining, out epoch))
             {
-                return (true, remaining);
+                return new CreditsTaken(true, remaining, epoch);
             }
 
             var need = lease.Need(cost);
+            var want = Math.Max(need, PreferredLease);
             var leased = await database.RunAsync(UnitOfWorkMode.SingleStatement,
-                unit => unit.Keys.LeaseCreditsAsync(keyId, need, Math.Max(need, PreferredLease), cancellationToken), cancellationToken).ConfigureAwait(false);
+                unit => owner.IsUser
+                    ? unit.Users.LeaseCreditsAsync(owner.Id, need, want, cancellationToken)
+                    : unit.Keys.LeaseCreditsAsync(owner.Id, need, want, cancellationToken), cancellationToken).ConfigureAwait(false);
             if (leased is null)
             {
                 // Gone, or no longer limited, since it was cached: the notification evicts it; refuse this once.
-                return (false, 0);
+                return new CreditsTaken(false, 0, 0);
             }
 
             lease.Add(leased, now);
-            return (lease.TryTake(cost, now, out remaining), remaining);
+            return new CreditsTaken(lease.TryTake(cost, now, out remaining, out epoch), remaining, epoch);
         }
         finally
         {
@@ -91,18 +118,19 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        cache.KeyChanged += ReturnNow;
+        cache.KeyChanged += ReturnKeyNow;
+        cache.UserChanged += ReturnUserNow;
         try
         {
             using var timer = new PeriodicTimer(IdleReturn / 2, clock);
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
                 var idleSince = clock.GetUtcNow().UtcTicks - IdleReturn.Ticks;
-                foreach (var (keyId, lease) in _leases)
+                foreach (var (owner, lease) in _leases)
                 {
                     if (lease.IsIdleSince(idleSince))
                     {
-                        await GiveBackAsync(keyId, lease, stoppingToken).ConfigureAwait(false);
+                        await GiveBackAsync(owner, lease, stoppingToken).ConfigureAwait(false);
                     }
                 }
             }
@@ -116,25 +144,30 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
     /// <summary>Stops, then gives back every unit this instance holds (a graceful stop strands none).</summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        cache.KeyChanged -= ReturnNow;
+        cache.KeyChanged -= ReturnKeyNow;
+        cache.UserChanged -= ReturnUserNow;
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var (keyId, lease) in _leases)
+        foreach (var (owner, lease) in _leases)
         {
-            await GiveBackAsync(keyId, lease, cancellationToken).ConfigureAwait(false);
+            await GiveBackAsync(owner, lease, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>A key changed (its notification): what this instance holds of it goes back, and the next use leases afresh.</summary>
-    private void ReturnNow(long keyId)
+    private void ReturnKeyNow(long keyId) => ReturnNow(LimitOwner.Key(keyId));
+
+    private void ReturnUserNow(long userId) => ReturnNow(LimitOwner.User(userId));
+
+    /// <summary>A key or user changed (its notification): what this instance holds of it goes back, and the next use leases afresh.</summary>
+    private void ReturnNow(LimitOwner owner)
     {
-        if (_leases.TryGetValue(keyId, out var lease))
+        if (_leases.TryGetValue(owner, out var lease))
         {
             // Not on the notifying thread (the listener's loop, or a request about to answer).
-            _ = Task.Run(() => GiveBackAsync(keyId, lease, CancellationToken.None));
+            _ = Task.Run(() => GiveBackAsync(owner, lease, CancellationToken.None));
         }
     }
 
-    private async Task GiveBackAsync(long keyId, Lease lease, CancellationToken cancellationToken)
+    private async Task GiveBackAsync(LimitOwner owner, Lease lease, CancellationToken cancellationToken)
     {
         if (!await lease.Gate.WaitAsync(0, cancellationToken).ConfigureAwait(false))
         {
@@ -147,17 +180,19 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
             {
                 // Idle and empty: retired (under the gate, so no lease lands in it after this).
                 lease.Retired = true;
-                _leases.TryRemove(new KeyValuePair<long, Lease>(keyId, lease));
+                _leases.TryRemove(new KeyValuePair<LimitOwner, Lease>(owner, lease));
                 return;
             }
 
             await database.RunAsync(UnitOfWorkMode.SingleStatement,
-                unit => unit.Keys.GiveBackCreditsAsync(held.BudgetKeyId, held.Units, held.Epoch, cancellationToken), cancellationToken).ConfigureAwait(false);
+                unit => owner.IsUser
+                    ? unit.Users.GiveBackCreditsAsync(owner.Id, held.Units, held.Epoch, cancellationToken)
+                    : unit.Keys.GiveBackCreditsAsync(owner.Id, held.Units, held.Epoch, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception error) when (error is not OperationCanceledException)
         {
             // The units are lost: under-grant, never over-grant.
-            LogGiveBackFailed(logger, keyId, error.GetType().Name);
+            LogGiveBackFailed(logger, owner.Name, owner.Id, error.GetType().Name);
         }
         finally
         {
@@ -165,17 +200,16 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not give back the unused credits of key {KeyId} ({ErrorType}); they are lost to this period")]
-    private static partial void LogGiveBackFailed(ILogger logger, long keyId, string errorType);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not give back the unused credits of {Owner} {OwnerId} ({ErrorType}); they are lost to this period")]
+    private static partial void LogGiveBackFailed(ILogger logger, string owner, long ownerId, string errorType);
 
-    /// <summary>This instance's share of one key's credits.</summary>
+    /// <summary>This instance's share of one key's or user's credits.</summary>
     private sealed class Lease(long knownRemaining)
     {
         private readonly Lock _lock = new();
         private long _balance;
         private long _databaseRemaining = knownRemaining;
-        private long _budgetKeyId = -1;
-        private int _epoch;
+        private int _epoch = -1;
         private long _lastUsedTicks;
 
         /// <summary>One lease at a time per key and instance; give-backs take it too.</summary>
@@ -184,11 +218,12 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
         /// <summary>Set under <see cref="Gate"/> when the sweeper drops it: a request that finds it retired starts over.</summary>
         public bool Retired { get; set; }
 
-        public bool TryTake(long cost, long nowTicks, out long remaining)
+        public bool TryTake(long cost, long nowTicks, out long remaining, out int epoch)
         {
             lock (_lock)
             {
                 _lastUsedTicks = nowTicks;
+                epoch = _epoch;
                 var granted = _balance >= cost;
                 if (granted)
                 {
@@ -212,13 +247,13 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
         {
             lock (_lock)
             {
-                if (lease.KeyId != _budgetKeyId || lease.Epoch != _epoch)
+                if (lease.Epoch != _epoch)
                 {
-                    // Units of another budget (set outright since, or moved by a roll) are not this one's.
+                    // Units of another budget (set outright since) are not this one's.
                     _balance = 0;
                 }
 
-                (_budgetKeyId, _epoch, _databaseRemaining) = (lease.KeyId, lease.Epoch, lease.Remaining);
+                (_epoch, _databaseRemaining) = (lease.Epoch, lease.Remaining);
                 _balance += lease.Granted;
                 _lastUsedTicks = nowTicks;
             }
@@ -232,12 +267,24 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
             }
         }
 
-        /// <summary>Everything held, to give back; the balance is then 0.</summary>
-        public (long Units, long BudgetKeyId, int Epoch) TakeAll()
+        /// <summary>Units granted from <paramref name="epoch"/> back into the balance, unless the budget changed since.</summary>
+        public void Return(long cost, int epoch)
         {
             lock (_lock)
             {
-                var held = (_balance, _budgetKeyId, _epoch);
+                if (epoch == _epoch)
+                {
+                    _balance += cost;
+                }
+            }
+        }
+
+        /// <summary>Everything held, to give back; the balance is then 0.</summary>
+        public (long Units, int Epoch) TakeAll()
+        {
+            lock (_lock)
+            {
+                var held = (_balance, _epoch);
                 _databaseRemaining += _balance;
                 _balance = 0;
                 return held;
@@ -245,3 +292,6 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
         }
     }
 }
+
+/// <summary>What <see cref="CreditLeases.TakeAsync(LimitOwner, long, long, CancellationToken)"/> did: granted or not, what is left, and from which credit epoch.</summary>
+internal readonly record struct CreditsTaken(bool Granted, long Remaining, int Epoch);

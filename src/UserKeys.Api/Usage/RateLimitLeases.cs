@@ -13,7 +13,7 @@ internal sealed record RateLimitOutcome(bool Granted, IReadOnlyList<RateLimitSta
 }
 
 /// <summary>
-/// A key's rate limits served from memory, within what the database allows: each window (aligned to the epoch in the
+/// The rate limits of a budget's key and of users served from memory, within what the database allows: each window (aligned to the epoch in the
 /// database's clock, so every instance agrees on it) hands out units through leases (<c>rate_limits/lease</c>: one upsert
 /// per lease, serialised by its row lock), so all instances together never grant more than <c>limit</c> units a window.
 /// Leases are at most the larger of a 32nd of the limit and an eighth of what is left, so what instances hold unused
@@ -25,12 +25,12 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
     /// <summary>Rows of windows that ended longer ago than this are deleted.</summary>
     public static readonly TimeSpan KeepEndedWindows = TimeSpan.FromMinutes(1);
 
-    private readonly ConcurrentDictionary<(long KeyId, string Name), Window> _windows = new();
+    private readonly ConcurrentDictionary<(LimitOwner Owner, string Name), Window> _windows = new();
 
-    /// <summary>Takes <paramref name="cost"/> units from every rate limit of <paramref name="key"/>, or from none.</summary>
-    public async ValueTask<RateLimitOutcome> TakeAsync(ApiKeyRow key, long cost, CancellationToken cancellationToken)
+    /// <summary>Takes <paramref name="cost"/> units from every one of <paramref name="owner"/>'s rate limits (<paramref name="limits"/>), or from none.</summary>
+    public async ValueTask<RateLimitOutcome> TakeAsync(LimitOwner owner, RateLimitRules limits, long cost, CancellationToken cancellationToken)
     {
-        var rules = key.RateLimits.Rules;
+        var rules = limits.Rules;
         if (rules.Count == 0)
         {
             return RateLimitOutcome.None;
@@ -41,8 +41,8 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
         for (var i = 0; i < rules.Count; i++)
         {
             var rule = rules[i];
-            var window = _windows.GetOrAdd((key.Id, rule.Name), static _ => new Window());
-            var (granted, remaining, resetAt) = await TakeAsync(key.Id, rule, window, cost, cancellationToken).ConfigureAwait(false);
+            var window = _windows.GetOrAdd((owner, rule.Name), static _ => new Window());
+            var (granted, remaining, resetAt) = await TakeAsync(owner, rule, window, cost, cancellationToken).ConfigureAwait(false);
             if (!granted)
             {
                 Return(taken.AsSpan(0, i), cost);
@@ -50,18 +50,18 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
             }
 
             taken[i] = (window, resetAt.Ticks);
-            states[i] = new RateLimitState(rule.Name, rule.Limit, remaining, resetAt);
+            states[i] = new RateLimitState(rule.Name, rule.Limit, remaining, resetAt, owner.Name);
         }
 
         return new RateLimitOutcome(true, states, null, null);
     }
 
-    /// <summary>Gives back what <see cref="TakeAsync(ApiKeyRow, long, CancellationToken)"/> took (the credits refused the verification).</summary>
-    public void GiveBack(ApiKeyRow key, RateLimitOutcome outcome, long cost)
+    /// <summary>Gives back what <see cref="TakeAsync(LimitOwner, RateLimitRules, long, CancellationToken)"/> took (another limit refused the verification).</summary>
+    public void GiveBack(LimitOwner owner, RateLimitOutcome outcome, long cost)
     {
         foreach (var state in outcome.States)
         {
-            if (_windows.TryGetValue((key.Id, state.Name), out var window))
+            if (_windows.TryGetValue((owner, state.Name), out var window))
             {
                 window.Return(cost, state.ResetAt.Ticks);
             }
@@ -77,7 +77,7 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
     }
 
     private async ValueTask<(bool Granted, long Remaining, DateTime ResetAt)> TakeAsync(
-        long keyId, RateLimitRule rule, Window window, long cost, CancellationToken cancellationToken)
+        LimitOwner owner, RateLimitRule rule, Window window, long cost, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcTicks;
         if (window.TryTake(cost, now, out var remaining, out var resetAt))
@@ -97,7 +97,9 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
             var need = window.Need(cost, now);
             var want = cost == 0 ? 0 : Math.Max(need, Math.Max(1, rule.Limit / 32));
             var lease = await database.RunAsync(UnitOfWorkMode.SingleStatement,
-                unit => unit.Keys.LeaseRateLimitAsync(keyId, rule, need, want, cancellationToken), cancellationToken).ConfigureAwait(false);
+                unit => owner.IsUser
+                    ? unit.Users.LeaseRateLimitAsync(owner.Id, rule, need, want, cancellationToken)
+                    : unit.Keys.LeaseRateLimitAsync(owner.Id, rule, need, want, cancellationToken), cancellationToken).ConfigureAwait(false);
             window.Add(lease);
             if (window.TryTake(cost, now, out remaining, out resetAt))
             {
@@ -125,7 +127,7 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
                 {
                     if (window.EndedBefore(now.Ticks))
                     {
-                        _windows.TryRemove(new KeyValuePair<(long, string), Window>(id, window));
+                        _windows.TryRemove(new KeyValuePair<(LimitOwner, string), Window>(id, window));
                     }
                 }
 

@@ -63,7 +63,12 @@ internal static class UserEndpoints
             .RequireScope(Scopes.UsersWrite)
             .WithDatabase()
             .WithName("UpdateUser")
-            .WithSummary("Change email, name and, for admins, role (admin, or the user itself)")
+            .WithSummary("Change email, name and, for admins, role and usage limits (admin, or the user itself)")
+            .WithDescription("""
+                `role` needs an admin key that holds every user and key scope (403 otherwise). `remaining`, `refill` and
+                `rate_limits` apply to every verification of every key of the user, beside each key's own; admins only.
+                """)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -84,8 +89,9 @@ internal static class UserEndpoints
     private static async Task<JsonCreated<UserResponse>> CreateAsync(
         CreateUserRequest body, Caller caller, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
+        UserService.EnsureMaySet(caller, body.Role, body.UserLimits);
         var user = await database.WriteAsync(caller.Actor,
-            unit => unit.Users.CreateAsync(new NewUser(body.Email, body.Name, body.Role ?? Roles.Member), cancellationToken), cancellationToken);
+            unit => unit.Users.CreateAsync(new NewUser(body.Email, body.Name, body.Role ?? Roles.Member, body.UserLimits), cancellationToken), cancellationToken);
         return JsonResults.Created($"/v1/users/{user.Id}", UserResponse.From(user));
     }
 
@@ -106,7 +112,7 @@ internal static class UserEndpoints
     private static async Task<JsonOk<UserResponse>> UpdateAsync(
         long id, UpdateUserRequest body, Caller caller, UserService users, UnitOfWorkRunner database, CancellationToken cancellationToken)
     {
-        var update = new UserUpdate(id, body.Email.Value, body.Name.IsSet, body.Name.Value, body.Role.Value);
+        var update = new UserUpdate(id, body.Email.Value, body.Name.IsSet, body.Name.Value, body.Role.Value, body.UserLimits);
         var user = await database.WriteAsync(caller.Actor, unit => users.UpdateAsync(unit, caller, update, cancellationToken), cancellationToken);
         return JsonResults.Ok(UserResponse.From(user));
     }

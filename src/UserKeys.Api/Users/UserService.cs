@@ -81,14 +81,11 @@ internal sealed class UserService(UserCursor cursors, AuthCache authCache)
         return new UserOffsetPageResponse(page, total, limit, offset);
     }
 
-    /// <exception cref="ForbiddenError">A member tried to change a role.</exception>
+    /// <exception cref="ForbiddenError">A member tried to change a role or the limits, or an admin with a key short of every scope a role.</exception>
     public async Task<UserRow> UpdateAsync(UnitOfWork unit, Caller caller, UserUpdate update, CancellationToken cancellationToken)
     {
         EnsureCanActOn(caller, update.Id);
-        if (update.Role is not null && !caller.IsAdmin)
-        {
-            throw new ForbiddenError("Only an admin may change a role.");
-        }
+        EnsureMaySet(caller, update.Role, update.Limits);
 
         if (update.Email is { } email
             && await unit.Users.FindByEmailAsync(email, cancellationToken).ConfigureAwait(false) is { } holder && holder.Id != update.Id)
@@ -99,9 +96,38 @@ internal sealed class UserService(UserCursor cursors, AuthCache authCache)
             throw new ConflictError("email", "A user with this email already exists.");
         }
 
+        if (update.Limits is { SetRemaining: true, Remaining: null, SetRefill: false }
+            && await unit.Users.GetAsync(update.Id, cancellationToken).ConfigureAwait(false) is { RefillInterval: not null })
+        {
+            throw new ValidationError("remaining", "must not be null while the user has a refill (clear refill in the same request)");
+        }
+
         var user = await unit.Users.UpdateAsync(update, cancellationToken).ConfigureAwait(false);
         UserChanged(unit, update.Id);
         return user;
+    }
+
+    /// <summary>
+    /// A role and usage limits are for admins (403 for a member); setting a role, the most powerful act there is, also
+    /// needs a calling key that holds every user and key scope (403 naming what it lacks).
+    /// </summary>
+    public static void EnsureMaySet(Caller caller, string? role, UserLimits? limits)
+    {
+        if (role is not null && !caller.IsAdmin)
+        {
+            throw new ForbiddenError("Only an admin may change a role.");
+        }
+
+        if (limits is { SetsAny: true } && !caller.IsAdmin)
+        {
+            throw new ForbiddenError("Only an admin may set a user's remaining, refill or rate_limits.");
+        }
+
+        if (role is not null && Scopes.All.Where(scope => !caller.Key.Scopes.Contains(scope, StringComparer.Ordinal)).ToList() is { Count: > 0 } missing)
+        {
+            throw new ForbiddenError(
+                $"Setting a role needs a key that holds every user and key scope: this key lacks {string.Join(", ", missing.Select(scope => $"'{scope}'"))}.");
+        }
     }
 
     public async Task DeleteAsync(UnitOfWork unit, long id, CancellationToken cancellationToken)

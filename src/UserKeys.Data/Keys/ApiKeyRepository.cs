@@ -25,9 +25,10 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
                 new
                 {
                     user_id = key.UserId, name = key.Name, prefix = key.Prefix, token_hash = key.TokenHash, expires_at = key.ExpiresAt,
-                    enabled = key.Enabled, scopes = key.Scopes, permissions = key.Permissions ?? [], meta = key.Meta,
-                    rolled_from_id = key.RolledFromId, remaining = key.Remaining, refill_interval = key.RefillInterval,
-                    refill_amount = key.RefillAmount, refilled_at = key.RefilledAt, rate_limits = (key.RateLimits ?? RateLimitRules.None).ToJson(),
+                    enabled = key.Enabled, disabled_by_admin = key.DisabledByAdmin, scopes = key.Scopes, permissions = key.Permissions ?? [],
+                    meta = key.Meta, rolled_from_id = key.RolledFromId, budget_key_id = key.BudgetKeyId, remaining = key.Remaining,
+                    refill_interval = key.RefillInterval, refill_amount = key.RefillAmount,
+                    rate_limits = (key.RateLimits ?? RateLimitRules.None).ToJson(),
                     max_keys = maxKeys,
                 },
                 cancellationToken)).ConfigureAwait(false);
@@ -88,7 +89,7 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
             SqlCatalog.Keys.Update,
             new
             {
-                user_id = update.UserId, id = update.Id, set_name = update.SetName, name = update.Name, enabled = update.Enabled,
+                user_id = update.UserId, id = update.Id, holder = update.Holder, set_name = update.SetName, name = update.Name, enabled = update.Enabled,
                 scopes = update.Scopes, permissions = update.Permissions, set_meta = update.SetMeta, meta = update.Meta,
                 set_expires_at = update.SetExpiresAt, expires_at = update.ExpiresAt, set_remaining = update.SetRemaining,
                 remaining = update.Remaining, set_refill = update.SetRefill, refill_interval = update.RefillInterval,
@@ -101,6 +102,17 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
     public Task<ApiKeyState?> GetStateAsync(long userId, long id, CancellationToken cancellationToken) =>
         Connection.QuerySingleOrDefaultAsync<ApiKeyState?>(Command(SqlCatalog.Keys.GetState, new { user_id = userId, id }, cancellationToken));
 
+    /// <summary>How many keys the user holds (revoked and expired ones included until deleted).</summary>
+    public Task<long> CountByUserAsync(long userId, CancellationToken cancellationToken) =>
+        Connection.ExecuteScalarAsync<long>(Command(SqlCatalog.Keys.CountByUser, new { user_id = userId }, cancellationToken));
+
+    /// <summary>
+    /// The budget a key derived from key <paramref name="id"/> draws on, locked until the transaction ends (so it cannot
+    /// be passed on meanwhile); null when the key is gone or its budget was just passed on.
+    /// </summary>
+    public Task<long?> LockBudgetAsync(long id, CancellationToken cancellationToken) =>
+        Connection.QuerySingleOrDefaultAsync<long?>(Command(SqlCatalog.Keys.LockBudget, new { id }, cancellationToken));
+
     /// <summary>
     /// Marks a live key rolled and ends it <paramref name="graceSeconds"/> from now (never later than it ended);
     /// null when the key does not exist or is revoked, expired or already rolled.
@@ -110,7 +122,7 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
             SqlCatalog.Keys.Roll, new { user_id = userId, id, grace_seconds = graceSeconds }, cancellationToken));
 
     /// <summary>
-    /// Leases credits of a limited key (refilling them first when a new UTC period began): nothing when fewer than
+    /// Leases credits of a limited key (a budget's key: <see cref="ApiKeyRow.BudgetKeyId"/>) (refilling them first when a new UTC period began): nothing when fewer than
     /// <paramref name="need"/> are left, else between <paramref name="need"/> and the larger of <paramref name="want"/>
     /// and an eighth of what is left. Null when the key does not exist or is unlimited. Run it outside a transaction.
     /// </summary>

@@ -34,6 +34,12 @@ public record ApiKeyRow
     /// <summary>The key this one replaced (roll), or null.</summary>
     public long? RolledFromId { get; init; }
 
+    /// <summary>
+    /// The key whose usage limits (credits, refill, rate limits and their windows) this key draws on: its own id, or the
+    /// key it was derived from by its holder or a roll (migration 0016). Remaining, refill and rate limits are that key's.
+    /// </summary>
+    public long BudgetKeyId { get; init; }
+
     /// <summary>Credits not yet leased to any instance; null: unlimited (migration 0010).</summary>
     public long? Remaining { get; init; }
 
@@ -47,6 +53,9 @@ public record ApiKeyRow
 
     /// <summary>Up to 5 named rate limits (migration 0012).</summary>
     public RateLimitRules RateLimits { get; init; } = RateLimitRules.None;
+
+    /// <summary>Whether the key draws on another key's usage limits.</summary>
+    public bool IsDerived => BudgetKeyId != 0 && BudgetKeyId != Id;
 }
 
 /// <summary>A key with its user, as <c>keys/get_with_user_by_token_hash</c> returns them in one row.</summary>
@@ -59,25 +68,44 @@ public sealed record ApiKeyWithUserRow : ApiKeyRow
     public required string UserRole { get; init; }
 
     public DateTime UserCreatedAt { get; init; }
+
+    /// <summary>True when an admin disabled the key: only an admin enables it again (migration 0016).</summary>
+    public bool DisabledByAdmin { get; init; }
+
+    /// <summary>The user's own credits (null: unlimited), taken beside the key's by every verification (migration 0016).</summary>
+    public long? UserRemaining { get; init; }
+
+    public string? UserRefillInterval { get; init; }
+
+    public long? UserRefillAmount { get; init; }
+
+    public DateTime? UserRefilledAt { get; init; }
+
+    public RateLimitRules UserRateLimits { get; init; } = RateLimitRules.None;
+
+    /// <summary>Whether verifying the key takes from any limit, the key's or its user's.</summary>
+    public bool IsLimited => Remaining is not null || !RateLimits.IsEmpty || UserRemaining is not null || !UserRateLimits.IsEmpty;
 }
 
 /// <summary>
 /// What <c>keys/insert</c> needs. <see cref="TokenHash"/> is the SHA-256 of the token (32 bytes); <see cref="Meta"/>
-/// is a JSON object's text or null; <see cref="RolledFromId"/> names the key a roll replaces.
+/// is a JSON object's text or null; <see cref="RolledFromId"/> names the key a roll replaces; <see cref="BudgetKeyId"/>
+/// the budget a derived key draws on (then it has no usage limits of its own).
 /// </summary>
 public sealed record NewApiKey(
     long UserId, string? Name, string Prefix, byte[] TokenHash, DateTime? ExpiresAt, string[] Scopes,
     bool Enabled = true, string[]? Permissions = null, string? Meta = null, long? RolledFromId = null,
-    long? Remaining = null, string? RefillInterval = null, long? RefillAmount = null, DateTime? RefilledAt = null,
-    RateLimitRules? RateLimits = null);
+    long? Remaining = null, string? RefillInterval = null, long? RefillAmount = null,
+    RateLimitRules? RateLimits = null, long? BudgetKeyId = null, bool DisabledByAdmin = false);
 
 /// <summary>
 /// A partial update of a key (PATCH): a null <see cref="Enabled"/>, <see cref="Scopes"/> or <see cref="Permissions"/>
 /// keeps the stored value; <see cref="Name"/>, <see cref="Meta"/> and <see cref="ExpiresAt"/> are applied only when
 /// their Set flag is true, so that they can be cleared. <see cref="Scopes"/> may only narrow the stored ones.
+/// <see cref="Holder"/>: a member acting on its own key, who may not enable what an admin disabled nor lengthen an expiry.
 /// </summary>
 public sealed record ApiKeyUpdate(
-    long UserId, long Id,
+    long UserId, long Id, bool Holder,
     bool SetName = false, string? Name = null,
     bool? Enabled = null,
     string[]? Scopes = null,
@@ -101,27 +129,30 @@ public sealed record ApiKeyState
 
     public string? RefillInterval { get; init; }
 
+    public bool DisabledByAdmin { get; init; }
+
+    public long BudgetKeyId { get; init; }
+
     /// <summary>The database's clock when it read the row (expiry is judged by it).</summary>
     public DateTime Now { get; init; }
 }
 
-/// <summary>The old key after <c>keys/roll</c>: its row as it is now, and its expiry before the roll (the new key's).</summary>
+/// <summary>The old key after <c>keys/roll</c>: its row as it is now (its own columns), and its expiry before the roll (the new key's).</summary>
 public sealed record RolledApiKeyRow : ApiKeyRow
 {
     public DateTime? PreviousExpiresAt { get; init; }
 
-    /// <summary>The credits the old key had (they move to the new key).</summary>
-    public long? PreviousRemaining { get; init; }
+    public bool DisabledByAdmin { get; init; }
 }
 
 /// <summary>
-/// What <c>credits/lease</c> handed out: <see cref="Granted"/> units (0: fewer than needed were left), what is left in
+/// What <c>credits/lease</c> (or <c>credits/lease_user</c>) handed out: <see cref="Granted"/> units (0: fewer than needed were left), what is left in
 /// the database, the credit epoch a give-back must name, and when the credits were last refilled.
 /// </summary>
 public sealed record CreditLease
 {
-    /// <summary>The key whose credits were leased: the key asked about, or the key that replaced it (a roll).</summary>
-    public long KeyId { get; init; }
+    /// <summary>The key (or user) whose credits were leased.</summary>
+    public long OwnerId { get; init; }
 
     public long Granted { get; init; }
 

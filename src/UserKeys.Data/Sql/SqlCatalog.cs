@@ -42,17 +42,22 @@ public static class SqlCatalog
         public static readonly SqlStatement Update = Load("keys/update");
         public static readonly SqlStatement GetState = Load("keys/get_state");
         public static readonly SqlStatement Roll = Load("keys/roll");
+        public static readonly SqlStatement LockBudget = Load("keys/lock_budget");
+        public static readonly SqlStatement CountByUser = Load("keys/count_by_user");
     }
 
     public static class Credits
     {
         public static readonly SqlStatement Lease = Load("credits/lease");
         public static readonly SqlStatement GiveBack = Load("credits/give_back");
+        public static readonly SqlStatement LeaseUser = Load("credits/lease_user");
+        public static readonly SqlStatement GiveBackUser = Load("credits/give_back_user");
     }
 
     public static class RateLimits
     {
         public static readonly SqlStatement Lease = Load("rate_limits/lease");
+        public static readonly SqlStatement LeaseUser = Load("rate_limits/lease_user");
         public static readonly SqlStatement PurgeWindows = Load("rate_limits/purge_windows");
     }
 

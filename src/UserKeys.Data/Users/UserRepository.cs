@@ -15,11 +15,16 @@ public sealed class UserRepository(IDbConnection connection, IDbTransaction? tra
         ArgumentNullException.ThrowIfNull(user);
         try
         {
-            var created = await Connection.QuerySingleAsync<(long Id, DateTime CreatedAt)>(Command(
+            var limits = user.Limits ?? UserLimits.None;
+            return await Connection.QuerySingleAsync<UserRow>(Command(
                 SqlCatalog.Users.Insert,
-                new { email = user.Email, name = user.Name, role = user.Role },
+                new
+                {
+                    email = user.Email, name = user.Name, role = user.Role, remaining = limits.Remaining ?? limits.RefillAmount,
+                    refill_interval = limits.RefillInterval, refill_amount = limits.RefillAmount,
+                    rate_limits = (limits.RateLimits ?? Keys.RateLimitRules.None).ToJson(),
+                },
                 cancellationToken)).ConfigureAwait(false);
-            return new UserRow { Id = created.Id, Email = user.Email, Name = user.Name, Role = user.Role, CreatedAt = created.CreatedAt };
         }
         catch (PostgresException error) when (PostgresErrorMap.TryMapUnique(error, out var mapped))
         {
@@ -37,18 +42,29 @@ public sealed class UserRepository(IDbConnection connection, IDbTransaction? tra
     public Task<UserRow?> FindByEmailAsync(string email, CancellationToken cancellationToken) =>
         Connection.QuerySingleOrDefaultAsync<UserRow?>(Command(SqlCatalog.Users.FindByEmail, new { email }, cancellationToken));
 
+    /// <summary>Applies a partial update.</summary>
     /// <exception cref="NotFoundError">No user has this id.</exception>
     /// <exception cref="ConflictError">The new email is taken.</exception>
+    /// <exception cref="RuleError">The update would make a user with a refill unlimited without clearing the refill.</exception>
     public async Task<UserRow> UpdateAsync(UserUpdate update, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(update);
+        var limits = update.Limits ?? UserLimits.None;
         try
         {
-            return await Connection.QuerySingleOrDefaultAsync<UserRow>(Command(
+            var row = await Connection.QuerySingleOrDefaultAsync<UserRow>(Command(
                     SqlCatalog.Users.Update,
-                    new { id = update.Id, email = update.Email, set_name = update.SetName, name = update.Name, role = update.Role },
-                    cancellationToken)).ConfigureAwait(false)
-                ?? throw new NotFoundError("user", update.Id);
+                    new
+                    {
+                        id = update.Id, email = update.Email, set_name = update.SetName, name = update.Name, role = update.Role,
+                        set_remaining = limits.SetRemaining, remaining = limits.Remaining, set_refill = limits.SetRefill,
+                        refill_interval = limits.RefillInterval, refill_amount = limits.RefillAmount, rate_limits = limits.RateLimits?.ToJson(),
+                    },
+                    cancellationToken)).ConfigureAwait(false);
+            if (row is not null)
+            {
+                return row;
+            }
         }
         catch (PostgresException error) when (PostgresErrorMap.TryMapUnique(error, out var mapped))
         {
@@ -58,6 +74,10 @@ public sealed class UserRepository(IDbConnection connection, IDbTransaction? tra
         {
             throw PostgresErrorMap.LastAdmin();
         }
+
+        // Nothing matched: no such user (404), or the update would make a user with a refill unlimited.
+        await GetAsync(update.Id, cancellationToken).ConfigureAwait(false);
+        throw new RuleError("Refill set", $"User {update.Id} has a refill: clear it in the same request to make it unlimited.");
     }
 
     /// <summary>Locks the user's row until the transaction ends, before it is issued a key (see keys/insert).</summary>
@@ -89,6 +109,24 @@ public sealed class UserRepository(IDbConnection connection, IDbTransaction? tra
         {
             throw new NotFoundError("user", id);
         }
+    }
+
+    /// <summary>Leases credits of a user's own budget, like <see cref="Keys.ApiKeyRepository.LeaseCreditsAsync"/>; null when the user does not exist or is unlimited.</summary>
+    public Task<Keys.CreditLease?> LeaseCreditsAsync(long id, long need, long want, CancellationToken cancellationToken) =>
+        Connection.QuerySingleOrDefaultAsync<Keys.CreditLease?>(Command(SqlCatalog.Credits.LeaseUser, new { id, need, want }, cancellationToken));
+
+    /// <summary>Returns leased, unused units of a user's credits, unless they were set outright since (another epoch): 0 rows then.</summary>
+    public Task<int> GiveBackCreditsAsync(long id, long units, int epoch, CancellationToken cancellationToken) =>
+        Connection.ExecuteAsync(Command(SqlCatalog.Credits.GiveBackUser, new { id, units, epoch }, cancellationToken));
+
+    /// <summary>Leases units of one of a user's rate limits in its current window (the database's clock decides which).</summary>
+    public Task<Keys.RateLimitLease> LeaseRateLimitAsync(long userId, Keys.RateLimitRule rule, long need, long want, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        return Connection.QuerySingleAsync<Keys.RateLimitLease>(Command(
+            SqlCatalog.RateLimits.LeaseUser,
+            new { user_id = userId, name = rule.Name, limit = rule.Limit, duration_ms = rule.DurationMs, need, want },
+            cancellationToken));
     }
 
     public Task<long> CountAsync(CancellationToken cancellationToken) =>

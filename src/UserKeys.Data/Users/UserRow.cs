@@ -21,16 +21,38 @@ public sealed record UserRow
     public required string Role { get; init; }
 
     public DateTime CreatedAt { get; init; }
+
+    /// <summary>The user's own credits, taken beside its keys' by every verification; null: unlimited (migration 0016).</summary>
+    public long? Remaining { get; init; }
+
+    public string? RefillInterval { get; init; }
+
+    public long? RefillAmount { get; init; }
+
+    public DateTime? RefilledAt { get; init; }
+
+    public Keys.RateLimitRules RateLimits { get; init; } = Keys.RateLimitRules.None;
+}
+
+/// <summary>A user's usage limits as an admin sets them (<c>users/insert</c>, <c>users/update</c>).</summary>
+public sealed record UserLimits(
+    bool SetRemaining = false, long? Remaining = null,
+    bool SetRefill = false, string? RefillInterval = null, long? RefillAmount = null,
+    Keys.RateLimitRules? RateLimits = null)
+{
+    public static readonly UserLimits None = new();
+
+    public bool SetsAny => SetRemaining || SetRefill || RateLimits is not null;
 }
 
 /// <summary>What <c>users/insert</c> needs.</summary>
-public sealed record NewUser(string Email, string? Name, string Role);
+public sealed record NewUser(string Email, string? Name, string Role, UserLimits? Limits = null);
 
 /// <summary>
 /// A partial update: a null <see cref="Email"/> or <see cref="Role"/> keeps the stored value;
 /// <see cref="Name"/> is applied only when <see cref="SetName"/> is true, so it can be cleared.
 /// </summary>
-public sealed record UserUpdate(long Id, string? Email = null, bool SetName = false, string? Name = null, string? Role = null);
+public sealed record UserUpdate(long Id, string? Email = null, bool SetName = false, string? Name = null, string? Role = null, UserLimits? Limits = null);
 
 /// <summary>The position after which a keyset page starts: the last row of the previous page.</summary>
 public readonly record struct UserPosition(DateTime CreatedAt, long Id);
@@ -50,6 +72,16 @@ internal sealed record UserKeyJoinRow
     public required string Role { get; init; }
 
     public DateTime CreatedAt { get; init; }
+
+    public long? Remaining { get; init; }
+
+    public string? RefillInterval { get; init; }
+
+    public long? RefillAmount { get; init; }
+
+    public DateTime? RefilledAt { get; init; }
+
+    public Keys.RateLimitRules? RateLimits { get; init; }
 
     public long? KeyId { get; init; }
 
@@ -75,6 +107,8 @@ internal sealed record UserKeyJoinRow
 
     public long? KeyRolledFromId { get; init; }
 
+    public long? KeyBudgetKeyId { get; init; }
+
     public long? KeyRemaining { get; init; }
 
     public string? KeyRefillInterval { get; init; }
@@ -96,7 +130,12 @@ internal sealed record UserKeyJoinRow
             {
                 keys = [];
                 users.Add(new UserWithKeys(
-                    new UserRow { Id = row.Id, Email = row.Email, Name = row.Name, Role = row.Role, CreatedAt = row.CreatedAt }, keys));
+                    new UserRow
+                    {
+                        Id = row.Id, Email = row.Email, Name = row.Name, Role = row.Role, CreatedAt = row.CreatedAt, Remaining = row.Remaining,
+                        RefillInterval = row.RefillInterval, RefillAmount = row.RefillAmount, RefilledAt = row.RefilledAt,
+                        RateLimits = row.RateLimits ?? Keys.RateLimitRules.None,
+                    }, keys));
             }
 
             if (row.KeyId is { } keyId)
@@ -106,7 +145,7 @@ internal sealed record UserKeyJoinRow
                     Id = keyId, UserId = row.Id, Name = row.KeyName, Prefix = row.KeyPrefix!, CreatedAt = row.KeyCreatedAt!.Value,
                     ExpiresAt = row.KeyExpiresAt, RevokedAt = row.KeyRevokedAt, LastUsedAt = row.KeyLastUsedAt,
                     Enabled = row.KeyEnabled ?? true, Scopes = row.KeyScopes ?? [], Permissions = row.KeyPermissions ?? [], Meta = row.KeyMeta,
-                    RolledFromId = row.KeyRolledFromId, Remaining = row.KeyRemaining, RefillInterval = row.KeyRefillInterval,
+                    RolledFromId = row.KeyRolledFromId, BudgetKeyId = row.KeyBudgetKeyId ?? keyId, Remaining = row.KeyRemaining, RefillInterval = row.KeyRefillInterval,
                     RefillAmount = row.KeyRefillAmount, RefilledAt = row.KeyRefilledAt, RateLimits = row.KeyRateLimits ?? Keys.RateLimitRules.None,
                 });
             }

@@ -1,0 +1,21 @@
+-- rate_limits/lease_user: hand this instance units of one rate limit's current window (the window that holds the
+-- database's clock, aligned to the epoch in steps of @duration_ms): nothing when fewer than @need are left in it,
+-- else at least @need and at most the larger of @want and an eighth of what is left (userkeys_lease_units). The
+-- user's own rate limits: every verification of any key of the user takes from them beside the key's. The upsert's row lock
+-- serialises the leases of one window across instances, so a window never hands out more than @limit.
+-- Returns what was granted, what is left of the window, and when it ends.
+-- Parameters: @user_id bigint, @name text, @limit bigint, @duration_ms bigint, @need bigint, @want bigint
+-- Index: user_rate_windows_pkey (the conflict target).
+WITH current_window AS (
+    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) * 1000 / @duration_ms::bigint) * @duration_ms::bigint / 1000.0) AS started
+)
+INSERT INTO user_rate_windows AS w (user_id, name, window_start, window_end, used, last_grant)
+SELECT @user_id, @name, c.started, c.started + make_interval(secs => @duration_ms::bigint / 1000.0), g.units, g.units
+FROM current_window c
+CROSS JOIN LATERAL (
+    SELECT userkeys_lease_units(@limit::bigint, @need::bigint, @want::bigint) AS units
+) g
+ON CONFLICT (user_id, name, window_start) DO UPDATE
+SET used       = w.used + userkeys_lease_units(@limit::bigint - w.used, @need::bigint, @want::bigint),
+    last_grant = userkeys_lease_units(@limit::bigint - w.used, @need::bigint, @want::bigint)
+RETURNING last_grant AS granted, GREATEST(@limit::bigint - used, 0) AS remaining, window_end AS reset_at
