@@ -4,3 +4,7 @@
   @email = 'pgb-' || :client_id || '-' || :r || '@example.com'
   @name = NULL
   @role = 'member'
+  @remaining = NULL::bigint
+  @refill_interval = NULL::text
+  @refill_amount = NULL::bigint
+  @rate_limits = '[]'

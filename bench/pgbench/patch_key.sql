@@ -10,6 +10,7 @@ BEGIN;
 {{keys/update}}
   @user_id = ({{MIN_ID}} + :o)::bigint
   @id = ({{MIN_KEY_ID}} + 2 * :o + 1)::bigint
+  @holder = false
   @set_name = true
   @name = 'pgb-' || :client_id || '-' || :r
   @enabled = NULL::boolean

@@ -6,6 +6,10 @@ BEGIN;
   @email = 'pgp-' || :client_id || '-' || :r || '@example.com'
   @name = NULL
   @role = 'member'
+  @remaining = NULL::bigint
+  @refill_interval = NULL::text
+  @refill_amount = NULL::bigint
+  @rate_limits = '[]'
   \gset
 {{users/lock_for_new_key}}
   @id = :id
@@ -16,14 +20,15 @@ BEGIN;
   @token_hash = sha256(('pgp-' || (:client_id)::text || '-' || (:r)::text)::bytea)
   @expires_at = NULL
   @enabled = true
+  @disabled_by_admin = false
   @scopes = string_to_array(translate('users;read,users;write,keys;read,keys;write,keys;verify', ';', chr(58)), ',')
   @permissions = '{}'::text[]
   @meta = NULL
   @rolled_from_id = NULL::bigint
+  @budget_key_id = NULL::bigint
   @remaining = NULL::bigint
   @refill_interval = NULL::text
   @refill_amount = NULL::bigint
-  @refilled_at = NULL::timestamptz
   @rate_limits = '[]'
   @max_keys = 100
 COMMIT;

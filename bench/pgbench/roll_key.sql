@@ -1,5 +1,5 @@
 -- pgbench limit for POST /v1/users/{id}/keys/{key_id}/roll: the statements the service runs in one transaction
--- (actor, lock the user for the key cap, roll the old key, insert the new one), each client rolling secondary
+-- (actor, lock the user for the key cap, roll the old key, lock its budget, insert the new one drawing on it), each client rolling secondary
 -- keys of its own slice of users in turn (a per-client counter, pgbench -D n=0), never one key twice.
 \set n :n + 1
 \set o {{ROLL_PGBENCH_FROM}} + :client_id * {{ROLL_PGBENCH_SLICE}} + mod(:n, {{ROLL_PGBENCH_SLICE}})
@@ -15,6 +15,9 @@ BEGIN;
   @user_id = ({{MIN_ID}} + :o)::bigint
   @id = ({{MIN_KEY_ID}} + 2 * :o + 1)::bigint
   @grace_seconds = 60
+{{keys/lock_budget}}
+  @id = ({{MIN_KEY_ID}} + 2 * :o + 1)::bigint
+  \gset
 {{keys/insert}}
   @user_id = ({{MIN_ID}} + :o)::bigint
   @name = 'secondary'
@@ -22,14 +25,15 @@ BEGIN;
   @token_hash = sha256(('pgr-' || (:client_id)::text || '-' || (:r)::text)::bytea)
   @expires_at = NULL
   @enabled = true
+  @disabled_by_admin = false
   @scopes = string_to_array(translate('users;read,users;write,keys;read,keys;write,keys;verify,audit;read', ';', chr(58)), ',')
   @permissions = '{}'::text[]
   @meta = NULL
   @rolled_from_id = ({{MIN_KEY_ID}} + 2 * :o + 1)::bigint
+  @budget_key_id = (:id)::bigint
   @remaining = NULL::bigint
   @refill_interval = NULL::text
   @refill_amount = NULL::bigint
-  @refilled_at = NULL::timestamptz
   @rate_limits = '[]'
   @max_keys = 100
 COMMIT;
