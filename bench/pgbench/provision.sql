@@ -25,6 +25,7 @@ BEGIN;
   @permissions = '{}'::text[]
   @meta = NULL
   @rolled_from_id = NULL::bigint
+  @derived_from_id = NULL::bigint
   @budget_key_id = NULL::bigint
   @remaining = NULL::bigint
   @refill_interval = NULL::text

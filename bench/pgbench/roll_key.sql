@@ -15,7 +15,7 @@ BEGIN;
   @user_id = ({{MIN_ID}} + :o)::bigint
   @id = ({{MIN_KEY_ID}} + 2 * :o + 1)::bigint
   @grace_seconds = 60
-{{keys/lock_budget}}
+{{keys/lock_parent}}
   @id = ({{MIN_KEY_ID}} + 2 * :o + 1)::bigint
   \gset
 {{keys/insert}}
@@ -30,7 +30,8 @@ BEGIN;
   @permissions = '{}'::text[]
   @meta = NULL
   @rolled_from_id = ({{MIN_KEY_ID}} + 2 * :o + 1)::bigint
-  @budget_key_id = (:id)::bigint
+  @derived_from_id = NULL::bigint
+  @budget_key_id = (:budget_key_id)::bigint
   @remaining = NULL::bigint
   @refill_interval = NULL::text
   @refill_amount = NULL::bigint

@@ -1,6 +1,6 @@
 -- keys/roll: the old half of a roll. Marks a live key of a user rolled and ends it after the grace period: its
 -- expires_at becomes now + @grace_seconds, never later than it was. The new key (keys/insert) draws on the old key's
--- budget (keys/lock_budget), so the two share its credits and rate limit windows. Returns the key as it is now and
+-- budget (keys/lock_parent), so the two share its credits and rate limit windows. Returns the key as it is now and
 -- its expiry before (the new key's), or no row when the key does not exist, is revoked, expired or already rolled
 -- (keys/get_state tells which).
 -- Concurrency: the row lock serialises rolls of one key; READ COMMITTED re-checks the conditions on the row a

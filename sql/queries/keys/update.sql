@@ -4,8 +4,8 @@
 --   @scopes is not a subset of the stored scopes (scopes only narrow);
 --   it makes a key with a refill unlimited without clearing the refill;
 --   it sets the expiry of a rolled key;
---   for a holder (@holder: a member acting on its own key): it enables a key an admin disabled, or moves a set expiry
---   later or to null.
+--   for a holder (@holder: a member acting on its own key): it enables a key an admin disabled, moves a set expiry
+--   later or to null, or names a permission the key's own do not cover (userkeys_permissions_cover: only narrow).
 -- A null @enabled, @scopes or @permissions keeps the stored value; @name, @meta and @expires_at are applied only
 -- when their set flag (@set_name, @set_meta, @set_expires_at) is true (so they can be cleared to null). An admin's
 -- disable is remembered (disabled_by_admin) until an admin enables the key.
@@ -46,6 +46,7 @@ WITH changed AS (
                AND NOT (@set_refill AND @refill_interval::text IS NULL))
       AND NOT (@set_expires_at AND rolled_at IS NOT NULL)
       AND NOT (@holder AND @enabled::boolean IS TRUE AND disabled_by_admin)
+      AND NOT (@holder AND @permissions::text[] IS NOT NULL AND NOT userkeys_permissions_cover(permissions, @permissions::text[]))
       AND NOT (@holder AND @set_expires_at AND expires_at IS NOT NULL
                AND (@expires_at::timestamptz IS NULL OR @expires_at::timestamptz > expires_at))
     RETURNING *

@@ -3,15 +3,23 @@
 -- else at least @need and at most the larger of @want and an eighth of what is left (userkeys_lease_units). The
 -- user's own rate limits: every verification of any key of the user takes from them beside the key's. The upsert's row lock
 -- serialises the leases of one window across instances, so a window never hands out more than @limit.
--- Returns what was granted, what is left of the window, and when it ends.
+-- Returns what was granted, what is left of the window, and when it ends; no row when the user no longer exists (a
+-- cached key read before a delete fails closed; the user is locked FOR KEY SHARE until the lease commits).
 -- Parameters: @user_id bigint, @name text, @limit bigint, @duration_ms bigint, @need bigint, @want bigint
--- Index: user_rate_windows_pkey (the conflict target).
-WITH current_window AS (
+-- Index: users_pkey; user_rate_windows_pkey (the conflict target).
+WITH owner AS (
+    SELECT id
+    FROM users
+    WHERE id = @user_id
+    FOR KEY SHARE
+),
+current_window AS (
     SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) * 1000 / @duration_ms::bigint) * @duration_ms::bigint / 1000.0) AS started
 )
 INSERT INTO user_rate_windows AS w (user_id, name, window_start, window_end, used, last_grant)
 SELECT @user_id, @name, c.started, c.started + make_interval(secs => @duration_ms::bigint / 1000.0), g.units, g.units
 FROM current_window c
+JOIN owner ON true
 CROSS JOIN LATERAL (
     SELECT userkeys_lease_units(@limit::bigint, @need::bigint, @want::bigint) AS units
 ) g

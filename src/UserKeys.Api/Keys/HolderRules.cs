@@ -1,5 +1,6 @@
 using UserKeys.Api.Auth;
 using UserKeys.Api.Infrastructure;
+using UserKeys.Data.Keys;
 
 namespace UserKeys.Api.Keys;
 
@@ -27,6 +28,28 @@ internal static class HolderRules
                 throw new ForbiddenError(
                     $"A member's key cannot grant a permission it does not hold: the calling key lacks '{permission}'.");
             }
+        }
+    }
+
+    /// <summary>
+    /// A member's new key against its calling key as it is now (<paramref name="parent"/>, read under a lock): that key
+    /// still works, holds every permission asked for, and expires no earlier than the new key (403 otherwise).
+    /// </summary>
+    public static void EnsureDerivable(ParentKey parent, IReadOnlyList<string> permissions, DateTime? expiresAt)
+    {
+        if (!parent.IsLive)
+        {
+            throw new ForbiddenError($"Key {parent.Id} was revoked, disabled or expired meanwhile: it derives no key.");
+        }
+
+        if (permissions.FirstOrDefault(permission => !Covers(parent.Permissions, permission)) is { } missing)
+        {
+            throw new ForbiddenError($"A member's key cannot grant a permission it does not hold: the calling key lacks '{missing}'.");
+        }
+
+        if (parent.ExpiresAt is { } limit && (expiresAt is not { } expiry || expiry > limit))
+        {
+            throw new ForbiddenError($"Key {parent.Id} expires at {limit:O}: a key derived from it cannot outlive it.");
         }
     }
 

@@ -53,19 +53,27 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
         var issued = ApiToken.Generate();
         // Concurrent issues for one user count one after another: the cap holds exactly.
         await unit.Users.LockForNewKeyAsync(userId, cancellationToken).ConfigureAwait(false);
-        var budget = holder ? await LockBudgetAsync(unit, caller.Key.Id, cancellationToken).ConfigureAwait(false) : (long?)null;
+        ParentKey? parent = null;
+        if (holder)
+        {
+            // Checked again against the calling key as it is now, locked: an admin's change of it commits before (and
+            // is seen here) or after (and reaches the new key: keys/impose_on_derived).
+            parent = await LockParentAsync(unit, caller.Key.Id, cancellationToken).ConfigureAwait(false);
+            HolderRules.EnsureDerivable(parent, permissions, granted.ExpiresAt);
+        }
+
         var row = await InsertAsync(unit, new NewApiKey(
                 userId, key.Name, issued.Prefix, issued.Hash, granted.ExpiresAt, granted.Scopes,
-                key.Enabled, permissions, holder ? caller.Key.Meta : key.Meta,
+                key.Enabled, permissions, parent is null ? key.Meta : parent.Meta,
                 Remaining: key.Remaining ?? key.Refill?.Amount, RefillInterval: key.Refill?.Interval, RefillAmount: key.Refill?.Amount,
-                RateLimits: key.RateLimits, BudgetKeyId: budget, DisabledByAdmin: !holder && !key.Enabled),
+                RateLimits: key.RateLimits, BudgetKeyId: parent?.BudgetKeyId, DisabledByAdmin: !holder && !key.Enabled, DerivedFromId: parent?.Id),
             cancellationToken).ConfigureAwait(false);
         return CreatedKeyResponse.From(row, issued.Token);
     }
 
-    /// <summary>The budget a key derived from <paramref name="keyId"/> draws on, held until the transaction ends.</summary>
-    private static async Task<long> LockBudgetAsync(UnitOfWork unit, long keyId, CancellationToken cancellationToken) =>
-        await unit.Keys.LockBudgetAsync(keyId, cancellationToken).ConfigureAwait(false)
+    /// <summary>The key a new key derives from, as it is now, held until the transaction ends (with its budget's key).</summary>
+    private static async Task<ParentKey> LockParentAsync(UnitOfWork unit, long keyId, CancellationToken cancellationToken) =>
+        await unit.Keys.LockParentAsync(keyId, cancellationToken).ConfigureAwait(false)
         ?? throw new RuleError("Key changed", $"Key {keyId} was deleted, or the budget it draws on passed to another key, meanwhile. Try again.");
 
     /// <summary>Only an admin may set remaining, refill or rate_limits (../shared/API.md, "Key").</summary>
@@ -125,7 +133,21 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
         var row = await unit.Keys.UpdateAsync(normalized, cancellationToken).ConfigureAwait(false)
             ?? throw await WhyNotUpdatedAsync(unit, normalized, cancellationToken).ConfigureAwait(false);
         KeyChanged(unit, update.Id);
+        if (!normalized.Holder)
+        {
+            await ImposeOnDerivedAsync(unit, update.Id, cancellationToken).ConfigureAwait(false);
+        }
+
         return KeyResponse.From(row);
+    }
+
+    /// <summary>What an admin imposed on a key reaches every key its holder derived from it (keys/impose_on_derived).</summary>
+    private async Task ImposeOnDerivedAsync(UnitOfWork unit, long keyId, CancellationToken cancellationToken)
+    {
+        foreach (var derived in await unit.Keys.ImposeOnDerivedAsync(keyId, cancellationToken).ConfigureAwait(false))
+        {
+            KeyChanged(unit, derived);
+        }
     }
 
     /// <summary>Why keys/update matched no row, from where the key stands now (the statement's conditions, in its order).</summary>
@@ -156,6 +178,11 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
         if (update.Holder && update.Enabled == true && state.DisabledByAdmin)
         {
             return new ForbiddenError($"Key {update.Id} was disabled by an admin; only an admin can enable it again.");
+        }
+
+        if (update.Holder && update.Permissions?.FirstOrDefault(permission => !HolderRules.Covers(state.Permissions, permission)) is { } wider)
+        {
+            return new ForbiddenError($"A member may only narrow a key's permissions: key {update.Id} does not hold '{wider}'.");
         }
 
         if (update.Holder && update.SetExpiresAt)
@@ -190,7 +217,7 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
             ({ } previous, { } bound) => previous < bound ? previous : bound,
             (var previous, var bound) => previous ?? bound,
         };
-        var budget = await LockBudgetAsync(unit, old.Id, cancellationToken).ConfigureAwait(false);
+        var budget = (await LockParentAsync(unit, old.Id, cancellationToken).ConfigureAwait(false)).BudgetKeyId;
         var row = await InsertAsync(unit, new NewApiKey(
             userId, old.Name, issued.Prefix, issued.Hash, expiresAt, granted.Scopes, old.Enabled, old.Permissions, old.Meta, old.Id,
             BudgetKeyId: budget, DisabledByAdmin: old.DisabledByAdmin),
@@ -254,11 +281,17 @@ internal sealed class KeyService(AuthCache authCache, KeyCursor cursors, IOption
         return new KeyListResponse(keys.Take(limit).Select(KeyResponse.From).ToList(), next);
     }
 
+    /// <summary>Revokes a key; an admin's revocation also revokes every key its holder derived from it.</summary>
     public async Task<KeyResponse> RevokeAsync(UnitOfWork unit, Caller caller, long userId, long keyId, CancellationToken cancellationToken)
     {
         UserService.EnsureCanActOn(caller, userId);
         var key = await unit.Keys.RevokeAsync(userId, keyId, cancellationToken).ConfigureAwait(false);
         KeyChanged(unit, keyId);
+        if (!caller.IsHolder())
+        {
+            await ImposeOnDerivedAsync(unit, keyId, cancellationToken).ConfigureAwait(false);
+        }
+
         return KeyResponse.From(key);
     }
 

@@ -100,6 +100,13 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
                 unit => owner.IsUser
                     ? unit.Users.LeaseRateLimitAsync(owner.Id, rule, need, want, cancellationToken)
                     : unit.Keys.LeaseRateLimitAsync(owner.Id, rule, need, want, cancellationToken), cancellationToken).ConfigureAwait(false);
+            if (lease is null)
+            {
+                // The key or user is gone, or its budget passed to another key, since it was cached: refuse (its
+                // notification evicts it).
+                return (false, 0, clock.GetUtcNow().UtcDateTime.AddSeconds(1));
+            }
+
             window.Add(lease);
             if (window.TryTake(cost, now, out remaining, out resetAt))
             {

@@ -26,7 +26,7 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
                 {
                     user_id = key.UserId, name = key.Name, prefix = key.Prefix, token_hash = key.TokenHash, expires_at = key.ExpiresAt,
                     enabled = key.Enabled, disabled_by_admin = key.DisabledByAdmin, scopes = key.Scopes, permissions = key.Permissions ?? [],
-                    meta = key.Meta, rolled_from_id = key.RolledFromId, budget_key_id = key.BudgetKeyId, remaining = key.Remaining,
+                    meta = key.Meta, rolled_from_id = key.RolledFromId, derived_from_id = key.DerivedFromId, budget_key_id = key.BudgetKeyId, remaining = key.Remaining,
                     refill_interval = key.RefillInterval, refill_amount = key.RefillAmount,
                     rate_limits = (key.RateLimits ?? RateLimitRules.None).ToJson(),
                     max_keys = maxKeys,
@@ -107,11 +107,15 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
         Connection.ExecuteScalarAsync<long>(Command(SqlCatalog.Keys.CountByUser, new { user_id = userId }, cancellationToken));
 
     /// <summary>
-    /// The budget a key derived from key <paramref name="id"/> draws on, locked until the transaction ends (so it cannot
-    /// be passed on meanwhile); null when the key is gone or its budget was just passed on.
+    /// The key a new key derives from, as it is now, locked until the transaction ends (an admin's change of it waits),
+    /// with its budget's key (which cannot be deleted meanwhile); null when the key is gone or its budget was just passed on.
     /// </summary>
-    public Task<long?> LockBudgetAsync(long id, CancellationToken cancellationToken) =>
-        Connection.QuerySingleOrDefaultAsync<long?>(Command(SqlCatalog.Keys.LockBudget, new { id }, cancellationToken));
+    public Task<ParentKey?> LockParentAsync(long id, CancellationToken cancellationToken) =>
+        Connection.QuerySingleOrDefaultAsync<ParentKey?>(Command(SqlCatalog.Keys.LockParent, new { id }, cancellationToken));
+
+    /// <summary>Applies what an admin imposed on key <paramref name="id"/> to every key derived from it; the ids it changed.</summary>
+    public async Task<IReadOnlyList<long>> ImposeOnDerivedAsync(long id, CancellationToken cancellationToken) =>
+        (await Connection.QueryAsync<long>(Command(SqlCatalog.Keys.ImposeOnDerived, new { id }, cancellationToken)).ConfigureAwait(false)).AsList();
 
     /// <summary>
     /// Marks a live key rolled and ends it <paramref name="graceSeconds"/> from now (never later than it ended);
@@ -133,11 +137,14 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
     public Task<int> GiveBackCreditsAsync(long id, long units, int epoch, CancellationToken cancellationToken) =>
         Connection.ExecuteAsync(Command(SqlCatalog.Credits.GiveBack, new { id, units, epoch }, cancellationToken));
 
-    /// <summary>Leases units of one rate limit's current window (the database's clock decides which window).</summary>
-    public Task<RateLimitLease> LeaseRateLimitAsync(long keyId, RateLimitRule rule, long need, long want, CancellationToken cancellationToken)
+    /// <summary>
+    /// Leases units of one rate limit's current window (the database's clock decides which window); null when
+    /// <paramref name="keyId"/> is no longer a budget's key.
+    /// </summary>
+    public Task<RateLimitLease?> LeaseRateLimitAsync(long keyId, RateLimitRule rule, long need, long want, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rule);
-        return Connection.QuerySingleAsync<RateLimitLease>(Command(
+        return Connection.QuerySingleOrDefaultAsync<RateLimitLease?>(Command(
             SqlCatalog.RateLimits.Lease,
             new { key_id = keyId, name = rule.Name, limit = rule.Limit, duration_ms = rule.DurationMs, need, want },
             cancellationToken));

@@ -90,13 +90,38 @@ public sealed record ApiKeyWithUserRow : ApiKeyRow
 /// <summary>
 /// What <c>keys/insert</c> needs. <see cref="TokenHash"/> is the SHA-256 of the token (32 bytes); <see cref="Meta"/>
 /// is a JSON object's text or null; <see cref="RolledFromId"/> names the key a roll replaces; <see cref="BudgetKeyId"/>
-/// the budget a derived key draws on (then it has no usage limits of its own).
+/// the budget a derived key draws on (then it has no usage limits of its own); <see cref="DerivedFromId"/> the calling key
+/// a member derived it from.
 /// </summary>
 public sealed record NewApiKey(
     long UserId, string? Name, string Prefix, byte[] TokenHash, DateTime? ExpiresAt, string[] Scopes,
     bool Enabled = true, string[]? Permissions = null, string? Meta = null, long? RolledFromId = null,
     long? Remaining = null, string? RefillInterval = null, long? RefillAmount = null,
-    RateLimitRules? RateLimits = null, long? BudgetKeyId = null, bool DisabledByAdmin = false);
+    RateLimitRules? RateLimits = null, long? BudgetKeyId = null, bool DisabledByAdmin = false, long? DerivedFromId = null);
+
+/// <summary>The key a new key derives from, as <c>keys/lock_parent</c> read (and locked) it, with the budget it draws on.</summary>
+public sealed record ParentKey
+{
+    public long Id { get; init; }
+
+    public string[] Permissions { get; init; } = [];
+
+    public string? Meta { get; init; }
+
+    public DateTime? ExpiresAt { get; init; }
+
+    public DateTime? RevokedAt { get; init; }
+
+    public bool Enabled { get; init; }
+
+    public long BudgetKeyId { get; init; }
+
+    /// <summary>The database's clock when it read the row.</summary>
+    public DateTime Now { get; init; }
+
+    /// <summary>Whether the key still works: not revoked, not expired, enabled.</summary>
+    public bool IsLive => RevokedAt is null && (ExpiresAt is null || ExpiresAt > Now) && Enabled;
+}
 
 /// <summary>
 /// A partial update of a key (PATCH): a null <see cref="Enabled"/>, <see cref="Scopes"/> or <see cref="Permissions"/>
@@ -126,6 +151,8 @@ public sealed record ApiKeyState
     public DateTime? RolledAt { get; init; }
 
     public string[] Scopes { get; init; } = [];
+
+    public string[] Permissions { get; init; } = [];
 
     public string? RefillInterval { get; init; }
 

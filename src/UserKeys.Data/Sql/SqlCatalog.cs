@@ -42,7 +42,8 @@ public static class SqlCatalog
         public static readonly SqlStatement Update = Load("keys/update");
         public static readonly SqlStatement GetState = Load("keys/get_state");
         public static readonly SqlStatement Roll = Load("keys/roll");
-        public static readonly SqlStatement LockBudget = Load("keys/lock_budget");
+        public static readonly SqlStatement LockParent = Load("keys/lock_parent");
+        public static readonly SqlStatement ImposeOnDerived = Load("keys/impose_on_derived");
         public static readonly SqlStatement CountByUser = Load("keys/count_by_user");
     }
 

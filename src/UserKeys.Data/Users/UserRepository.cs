@@ -119,11 +119,11 @@ public sealed class UserRepository(IDbConnection connection, IDbTransaction? tra
     public Task<int> GiveBackCreditsAsync(long id, long units, int epoch, CancellationToken cancellationToken) =>
         Connection.ExecuteAsync(Command(SqlCatalog.Credits.GiveBackUser, new { id, units, epoch }, cancellationToken));
 
-    /// <summary>Leases units of one of a user's rate limits in its current window (the database's clock decides which).</summary>
-    public Task<Keys.RateLimitLease> LeaseRateLimitAsync(long userId, Keys.RateLimitRule rule, long need, long want, CancellationToken cancellationToken)
+    /// <summary>Leases units of one of a user's rate limits in its current window (the database's clock decides which); null when the user is gone.</summary>
+    public Task<Keys.RateLimitLease?> LeaseRateLimitAsync(long userId, Keys.RateLimitRule rule, long need, long want, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rule);
-        return Connection.QuerySingleAsync<Keys.RateLimitLease>(Command(
+        return Connection.QuerySingleOrDefaultAsync<Keys.RateLimitLease?>(Command(
             SqlCatalog.RateLimits.LeaseUser,
             new { user_id = userId, name = rule.Name, limit = rule.Limit, duration_ms = rule.DurationMs, need, want },
             cancellationToken));
