@@ -32,6 +32,7 @@ internal static class ApiApplication
 
         services.AddUserKeysData();
         services.AddHostedService<SchemaCheck>();
+        services.AddSingleton<Health.Readiness>();
         services.AddSingleton<UnitOfWorkRunner>();
         services.AddSingleton<IKeyStore, DatabaseKeyStore>();
         services.AddSingleton<KeyVerifier>();
@@ -58,7 +59,11 @@ internal static class ApiApplication
         services.AddAccess();
         services.AddUserKeysRateLimits();
         services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
-            context.ProblemDetails.Detail ??= ProblemMapping.DefaultDetail(context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode));
+        {
+            context.ProblemDetails.Detail ??= ProblemMapping.DefaultDetail(context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode);
+            // The id the audit trail records for the request (its trace_id may be the caller's).
+            context.ProblemDetails.Extensions["request_id"] = RequestIds.Of(context.HttpContext);
+        });
         AnyAcceptProblemWriter.Wrap(services);
         services.AddExceptionHandler<ProblemMapping>();
         services.ConfigureHttpJsonOptions(json =>

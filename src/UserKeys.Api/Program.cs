@@ -27,6 +27,7 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context 
 return commandLine.Verb switch
 {
     "migrate" => await MigrateCommand.RunAsync(commandLine, stopping.Token),
+    "audit-purge" => await AuditPurgeCommand.RunAsync(commandLine, stopping.Token),
     _ => await BootstrapAdminCommand.RunAsync(commandLine, stopping.Token),
 };
 

@@ -196,23 +196,52 @@ public sealed class AbuseTests(DefaultLimitsFactory api) : IClassFixture<Default
     }
 
     [Fact]
-    public async Task Verify_with_a_bearer_key_needs_keys_verify_and_is_limited_per_key_not_per_address()
+    public async Task Verify_with_a_bearer_key_needs_keys_verify_and_counts_refused_tokens_against_that_key_not_the_address()
     {
         var relying = await api.CreateUserWithKey();
         var narrow = await api.IssueKey(relying.Id, new { name = "narrow", scopes = new[] { "users:read" } });
+        var other = await api.IssueKey(relying.Id, new { name = "other relying service" });
         var address = NewAddress();
 
         var forbidden = await Send(address, "POST", "/v1/keys/verify", narrow.Str("token"), $"{{\"token\":\"{relying.Token}\"}}");
         Assert.Equal(403, forbidden.Response.StatusCode);
+        Assert.Equal(200, (await Send(address, "POST", "/v1/keys/verify", relying.Token, $"{{\"token\":\"{other.Str("token")}\"}}")).Response.StatusCode);
 
-        // With keys:verify, refused tokens do not use up the address's failures (60 > the burst of 40).
+        // With keys:verify, refused tokens use up that key's failures (the burst of 40), not the address's.
+        var statuses = new List<int>();
         for (var i = 0; i < 60; i++)
         {
             var context = await Send(address, "POST", "/v1/keys/verify", relying.Token, $"{{\"token\":\"{RandomWellFormedToken()}\"}}");
-            Assert.Equal(200, context.Response.StatusCode);
+            statuses.Add(context.Response.StatusCode);
         }
 
+        Assert.InRange(statuses.Count(status => status == 200), 40, 45);
+        Assert.All(statuses.SkipWhile(status => status == 200), status => Assert.Equal(429, status));
+        // A valid key it verified before is still answered (valid keys are never throttled), and another key is not limited.
+        Assert.Equal(200, (await Send(address, "POST", "/v1/keys/verify", relying.Token, $"{{\"token\":\"{other.Str("token")}\"}}")).Response.StatusCode);
+        Assert.Equal(200, (await Send(address, "POST", "/v1/keys/verify", other.Str("token"), $"{{\"token\":\"{RandomWellFormedToken()}\"}}")).Response.StatusCode);
         Assert.Equal(401, (await Send(address, "POST", "/v1/keys/verify", RandomWellFormedToken(), $"{{\"token\":\"{relying.Token}\"}}")).Response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Addresses_of_one_ipv6_64_block_share_their_failures()
+    {
+        var block = new byte[] { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, (byte)Interlocked.Increment(ref _nextAddress) };
+        IPAddress InBlock(int host) => new([.. block, 0, 0, 0, 0, (byte)(host >> 24), (byte)(host >> 16), (byte)(host >> 8), (byte)host]);
+
+        // Each token from another address of the block: rotating addresses escapes nothing.
+        var statuses = new List<int>();
+        for (var i = 0; i < 60; i++)
+        {
+            statuses.Add((await Verify(InBlock(i + 1), RandomWellFormedToken())).Response.StatusCode);
+        }
+
+        Assert.InRange(statuses.Count(status => status == 200), 40, 45);
+        Assert.Equal(429, statuses[^1]);
+        var neighbour = new IPAddress([.. block[..7], (byte)(block[7] + 1), 0, 0, 0, 0, 0, 0, 0, 1]);
+        Assert.Equal(200, (await Verify(neighbour, RandomWellFormedToken())).Response.StatusCode);
+        Assert.Equal("2001:db8::/64", Infrastructure.RateLimits.Partition(IPAddress.Parse("2001:db8::1")));
+        Assert.Equal("10.1.2.3", Infrastructure.RateLimits.Partition(IPAddress.Parse("::ffff:10.1.2.3")));
     }
 
     private sealed class UnlimitedFactory : ApiFactory

@@ -213,7 +213,7 @@ public sealed class AuditTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
-    public async Task The_retention_purge_deletes_only_old_events_in_batches_and_one_instance_at_a_time()
+    public async Task The_retention_purge_run_by_the_owner_deletes_only_old_events_and_one_at_a_time()
     {
         var owner = await api.CreateUserWithKey();
         var old = await Sql<long>("insert_aged_audit_event", new { days_ago = 400, user_id = owner.Id });
@@ -225,11 +225,13 @@ public sealed class AuditTests(ApiFactory api) : IClassFixture<ApiFactory>
         {
             await holder.ExecuteAsync(TestSql.Get("hold_audit_purge_lock"), transaction: transaction);
             Assert.Equal(-1, await Sql<int>("purge_audit_now", new { cutoff = DateTime.UtcNow.AddDays(-365), batch_size = 1000 }));
-            Assert.Equal(0, await api.Services.GetRequiredService<Audit.AuditRetention>().PurgeAsync(CancellationToken.None));
+            var busy = await CliProcess.RunAsync(api.Database.ConnectionString, "audit-purge");
+            Assert.Equal(4, busy.ExitCode);
+            Assert.Contains("another purge", busy.StandardError, StringComparison.Ordinal);
             Assert.True(await Sql<bool>("audit_event_exists", new { id = old }));
         }
 
-        // Not even the purge function deletes an event of the last day, whatever cutoff it is given.
+        // Not even the purge function deletes an event younger than the database's floor, whatever cutoff it is given.
         var fresh = (await Events($"/v1/audit?user_id={owner.Id}&action=user.created")).Single().Long("id");
         await Sql<int>("purge_audit_now", new { cutoff = DateTime.UtcNow.AddDays(1), batch_size = 10000 });
         Assert.True(await Sql<bool>("audit_event_exists", new { id = fresh }));
@@ -237,7 +239,9 @@ public sealed class AuditTests(ApiFactory api) : IClassFixture<ApiFactory>
 
         var older = await Sql<long>("insert_aged_audit_event", new { days_ago = 366, user_id = owner.Id });
         recent = await Sql<long>("insert_aged_audit_event", new { days_ago = 30, user_id = owner.Id });
-        Assert.True(await api.Services.GetRequiredService<Audit.AuditRetention>().PurgeAsync(CancellationToken.None) >= 1);
+        var purge = await CliProcess.RunAsync(api.Database.ConnectionString, "audit-purge");
+        Assert.Equal(0, purge.ExitCode);
+        Assert.Matches("^deleted [1-9][0-9]* audit event", purge.StandardOutput);
         Assert.False(await Sql<bool>("audit_event_exists", new { id = older }));
         Assert.True(await Sql<bool>("audit_event_exists", new { id = recent }));
     }

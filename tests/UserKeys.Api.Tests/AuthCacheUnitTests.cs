@@ -398,6 +398,29 @@ public sealed class AuthCacheUnitTests : IDisposable
     }
 
     [Fact]
+    public async Task Forged_notifications_clear_the_cache_at_most_once_a_second()
+    {
+        var first = ApiToken.Generate().Hash;
+        _cache.Add(first, Row(1, userId: 10), _cache.Generation);
+        _cache.Evict("x"); // a payload nobody sends but a forger: clears, at once the first time
+        Assert.False(_cache.TryGet(first, out _));
+
+        var second = ApiToken.Generate().Hash;
+        _cache.Add(second, Row(2, userId: 11), _cache.Generation);
+        for (var i = 0; i < 1000; i++)
+        {
+            _cache.Evict("all");
+        }
+
+        // Within the second: kept; at its end, cleared once.
+        Assert.True(_cache.TryGet(second, out _));
+        await Until(() => !_cache.TryGet(second, out _));
+        var third = ApiToken.Generate().Hash;
+        _cache.Add(third, Row(3, userId: 12), _cache.Generation);
+        Assert.True(_cache.TryGet(third, out _));
+    }
+
+    [Fact]
     public async Task A_full_cache_evicts_and_keeps_caching()
     {
         for (var i = 0; i < 1000; i++)

@@ -5,7 +5,8 @@ namespace UserKeys.Api.Tests;
 
 /// <summary>
 /// The budgets a holder cannot shed (a root key's credits shared with the keys derived from it, a user's credits shared
-/// by all its keys), under concurrent verifications spread over two real service processes on one database.
+/// by all its keys), under concurrent verifications spread over two real service processes on one database; and a budget
+/// an admin lowers binds the instance that holds units leased before.
 /// </summary>
 public sealed class HolderBindingMultiInstanceTests : IAsyncLifetime
 {
@@ -106,5 +107,43 @@ public sealed class HolderBindingMultiInstanceTests : IAsyncLifetime
         Assert.Empty(other);
         Assert.Equal(7, valid);
         Assert.Equal(53, exceeded);
+    }
+
+    [Fact]
+    public async Task A_lowered_budget_or_rate_limit_binds_an_instance_that_holds_units_leased_before()
+    {
+        var member = await _api.CreateUserWithKey();
+        var credits = await _api.IssueKey(member.Id, new { remaining = 1000 });
+        var windowed = await _api.IssueKey(member.Id, new { rate_limits = new[] { new { name = "day", limit = 1000, duration_ms = 86_400_000 } } });
+        var probe = await _api.IssueKey(member.Id);
+        var verifiers = _cluster.Clients(null);
+        async Task<bool> ValidOn(int instance, JsonElement key) =>
+            (await (await verifiers[instance].PostJson("/v1/keys/verify", new { token = key.Str("token") })).Expect(HttpStatusCode.OK))
+                .GetProperty("valid").GetBoolean();
+
+        // Instance 0 leases more of each than it uses.
+        Assert.True(await ValidOn(0, credits));
+        Assert.True(await ValidOn(0, windowed));
+        Assert.True(await ValidOn(0, probe));
+
+        // Lowered through instance 1; then a revoke, whose notification instance 0 hears after theirs (commit order).
+        var admin = _cluster.Clients(_api.AdminToken)[1];
+        await (await admin.PatchJson($"/v1/users/{member.Id}/keys/{credits.Long("id")}", new { remaining = 3 })).Expect(HttpStatusCode.OK);
+        await (await admin.PatchJson($"/v1/users/{member.Id}/keys/{windowed.Long("id")}",
+            new { rate_limits = new[] { new { name = "day", limit = 2, duration_ms = 86_400_000 } } })).Expect(HttpStatusCode.OK);
+        await (await admin.PostAsync($"/v1/users/{member.Id}/keys/{probe.Long("id")}/revoke", null)).Expect(HttpStatusCode.OK);
+        var (heard, _) = await Testing.Poll.UntilAsync(() => ValidOn(0, probe), valid => !valid, TimeSpan.FromSeconds(3));
+        Assert.False(heard);
+
+        var grantedCredits = 0;
+        var grantedWindow = 0;
+        for (var i = 0; i < 10; i++)
+        {
+            grantedCredits += await ValidOn(0, credits) ? 1 : 0;
+            grantedWindow += await ValidOn(0, windowed) ? 1 : 0;
+        }
+
+        Assert.Equal(3, grantedCredits);
+        Assert.Equal(0, grantedWindow); // instance 0's lease used more than the new limit of the window already
     }
 }

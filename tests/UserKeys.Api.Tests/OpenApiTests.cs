@@ -114,7 +114,7 @@ public sealed class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         var audit = schemas.GetProperty("AuditEventResponse").GetProperty("properties");
         Assert.Equal("object", audit.GetProperty("changes").Str("type"));
         Assert.False(schemas.TryGetProperty("RawJson", out _));
-        Assert.Equal(["id", "at", "action", "actor", "user_id", "key_id", "request_id", "changes"], audit.EnumerateObject().Select(property => property.Name));
+        Assert.Equal(["id", "at", "action", "actor", "user_id", "key_id", "request_id", "trace_id", "changes"], audit.EnumerateObject().Select(property => property.Name));
         var filters = document.GetProperty("paths").GetProperty("/v1/audit").GetProperty("get").GetProperty("parameters")
             .EnumerateArray().Select(parameter => parameter.Str("name"));
         Assert.Equal(["limit", "after", "user_id", "key_id", "action"], filters);

@@ -30,6 +30,8 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
         ["keys/get_with_user_by_ids"] = "serve: the auth cache reads the keys in use again, up to 500 a statement, 40-75% into UserKeys__AuthCacheSeconds",
         ["keys/touch_last_used"] = "serve: the last use of every key used since the last flush (each at most once a minute), every second and when it stops",
         ["credits/give_back"] = "serve: a limited key's unused credits go back (idle for a second, the key changed, or the service stops)",
+        ["auth/identity"] = "serve: the auth cache's listener, once per (re)connection, when ConnectionStrings:UserKeysListen is set",
+        ["audit/purge"] = "audit-purge (as the schema's owner); serve, when it runs as the owner: at start, then every UserKeys__AuditPurgeIntervalSeconds",
         ["credits/give_back_user"] = "serve: a limited user's unused credits go back (idle for a second, the user changed, or the service stops)",
     };
 
@@ -141,8 +143,6 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
         await Observe("GET /v1/audit?key_id=", async () => await (await admin.GetAsync($"/v1/audit?key_id={governed.Long("id")}")).Expect(HttpStatusCode.OK));
         await Observe("GET /v1/audit?action=", async () => await (await admin.GetAsync("/v1/audit?action=key.rolled")).Expect(HttpStatusCode.OK));
         await Observe("GET /v1/users/{id}/audit", async () => await (await admin.GetAsync($"/v1/users/{member.Id}/audit")).Expect(HttpStatusCode.OK));
-        await Observe("serve: the audit retention purge (at start, then every UserKeys__AuditPurgeIntervalSeconds)", () =>
-            api.Services.GetRequiredService<Audit.AuditRetention>().PurgeAsync(CancellationToken.None));
         await Observe("DELETE /v1/users/{id}", async () => await (await admin.DeleteAsync($"/v1/users/{member.Id}")).Expect(HttpStatusCode.NoContent));
         await Observe("POST /v1/provision", async () =>
             await (await admin.PostJson("/v1/provision", new { email = Http.Email() })).Expect(HttpStatusCode.Created));
@@ -162,6 +162,28 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
         var ofLimitedUser = await api.IssueKey(limitedUser.Long("id"));
         await Observe("POST /v1/keys/verify (a key of a user with limits)", async () =>
             await (await api.Client().PostJson("/v1/keys/verify", new { token = ofLimitedUser.Str("token") })).Expect(HttpStatusCode.OK));
+        // A key and a user whose credits run out: a second after a budget was found exhausted, the next refusal reads what
+        // is left (a read, never a write).
+        var tinyUser = await (await admin.PostJson("/v1/users", new { email = Http.Email(), remaining = 1 })).Expect(HttpStatusCode.Created);
+        var spent = (await api.IssueKey(tinyUser.Long("id"), new { remaining = 1 })).Str("token");
+        var unlimited = (await api.IssueKey(tinyUser.Long("id"))).Str("token");
+        foreach (var token in new[] { spent, spent, unlimited })
+        {
+            await (await api.Client().PostJson("/v1/keys/verify", new { token })).Expect(HttpStatusCode.OK);
+        }
+
+        await Observe("POST /v1/keys/verify (a key or user found exhausted a second before)", async () =>
+            await Poll.UntilAsync(
+                async () =>
+                {
+                    foreach (var token in new[] { spent, unlimited })
+                    {
+                        await (await api.Client().PostJson("/v1/keys/verify", new { token })).Expect(HttpStatusCode.OK);
+                    }
+
+                    return true;
+                },
+                _ => observed.ContainsKey("credits/available") && observed.ContainsKey("credits/available_user"), TimeSpan.FromSeconds(3)));
         await Observe("GET /readyz; serve (start-up schema check)", async () => await (await api.Client().GetAsync("/readyz")).Expect(HttpStatusCode.OK));
         await Observe("bootstrap-admin", async () =>
         {
@@ -186,7 +208,7 @@ public sealed partial class QueryMapTests(ApiFactory api) : IClassFixture<ApiFac
             await Observe("migrate --grant-to ROLE", async () =>
             {
                 await using var connection = await empty.DataSource.OpenConnectionAsync();
-                await ServicePrivileges.GrantAsync(connection, new Npgsql.NpgsqlConnectionStringBuilder(empty.ConnectionString).Username!, CancellationToken.None);
+                await ServicePrivileges.GrantAsync(connection, PostgresServer.ServiceRole, CancellationToken.None);
             });
         }
 

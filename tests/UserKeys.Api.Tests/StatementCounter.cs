@@ -14,7 +14,8 @@ internal sealed class StatementCounter : IDisposable
         UserKeys.Data.Sql.SqlCatalog.Auth.Heartbeat.Text, UserKeys.Data.Sql.SqlCatalog.Auth.Listen.Text,
         UserKeys.Data.Sql.SqlCatalog.Usage.Flush.Text, UserKeys.Data.Sql.SqlCatalog.Usage.Purge.Text,
         UserKeys.Data.Sql.SqlCatalog.Audit.Purge.Text, UserKeys.Data.Sql.SqlCatalog.RateLimits.PurgeWindows.Text,
-        UserKeys.Data.Sql.SqlCatalog.Credits.GiveBack.Text, UserKeys.Data.Sql.SqlCatalog.Keys.TouchLastUsed.Text,
+        UserKeys.Data.Sql.SqlCatalog.Credits.GiveBack.Text, UserKeys.Data.Sql.SqlCatalog.Credits.GiveBackUser.Text,
+        UserKeys.Data.Sql.SqlCatalog.Keys.TouchLastUsed.Text,
         UserKeys.Data.Sql.SqlCatalog.Keys.GetWithUserByIds.Text,
     ];
 

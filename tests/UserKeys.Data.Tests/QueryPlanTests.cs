@@ -145,7 +145,7 @@ public sealed partial class QueryPlanTests(PlanDatabase planData, ITestOutputHel
             ["expired"] = new[] { 0L }, ["disabled"] = new[] { 0L }, ["insufficient_permissions"] = new[] { 0L }, ["rate_limited"] = new[] { 0L },
             ["usage_exceeded"] = new[] { 0L }, ["ids"] = Enumerable.Range(0, 1000).Select(i => sample.Id + i).ToArray(),
             ["used_at"] = Enumerable.Repeat(DateTime.UtcNow, 1000).ToArray(), ["from"] = DateTime.UtcNow.Date.AddDays(-1), ["to"] = DateTime.UtcNow.Date,
-            ["holder"] = false, ["budget_key_id"] = (long?)null, ["derived_from_id"] = (long?)null, ["disabled_by_admin"] = false,
+            ["holder"] = false, ["budget_key_id"] = (long?)null, ["derived_from_id"] = (long?)null, ["operation_id"] = Guid.Empty, ["trace_id"] = "", ["disabled_by_admin"] = false,
         };
 
     private static IEnumerable<JsonElement> Walk(JsonElement node)

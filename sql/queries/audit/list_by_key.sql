@@ -3,7 +3,7 @@
 -- Parameters: @key_id bigint, @user_id bigint (null: any), @action text (null: every action), @before_id bigint,
 --             @limit integer
 -- Index: audit_events_key_id_idx (key_id, id), read backwards from (@key_id, @before_id).
-SELECT id, at, action, actor_user_id, actor_key_id, db_role, user_id, key_id, request_id, changes
+SELECT id, at, action, actor_user_id, actor_key_id, db_role, user_id, key_id, request_id, trace_id, changes
 FROM audit_events
 WHERE key_id = @key_id
   AND id < @before_id

@@ -2,7 +2,7 @@
 -- optionally of one action. Also the events of a user deleted since: events reference no row.
 -- Parameters: @user_id bigint, @action text (null: every action), @before_id bigint, @limit integer
 -- Index: audit_events_user_id_idx (user_id, id), read backwards from (@user_id, @before_id).
-SELECT id, at, action, actor_user_id, actor_key_id, db_role, user_id, key_id, request_id, changes
+SELECT id, at, action, actor_user_id, actor_key_id, db_role, user_id, key_id, request_id, trace_id, changes
 FROM audit_events
 WHERE user_id = @user_id
   AND id < @before_id

@@ -6,17 +6,16 @@
 -- single units near the end, so the units instances hold unused stay few.
 -- Returns the key whose credits were leased, what was granted, what is left in the database, the credit epoch (a
 -- give-back must name both) and refilled_at; no row when the key does not exist or has no limit.
--- Marks its statement userkeys.lease (run it alone, outside a transaction): not announced, not audited.
+-- Writes only the consumption columns (leased, refilled_at, credit_epoch): not announced, not audited (0020). A
+-- refill sets leased so that what is left is the refill's amount. Run it alone, outside a transaction.
 -- Parameters: @id bigint (the budget's key), @need bigint, @want bigint
 -- Index: api_keys_pkey.
-WITH marker AS (
-    SELECT set_config('userkeys.lease', 'on', true) AS lease
-),
-current_key AS (
+WITH current_key AS (
     SELECT k.id,
            k.refill_interval IS NOT NULL AND (k.refilled_at IS NULL OR k.refilled_at < period.started) AS due,
            period.started,
            k.remaining,
+           k.leased,
            k.refill_amount,
            k.refilled_at,
            k.credit_epoch
@@ -29,19 +28,20 @@ current_key AS (
 ),
 available AS (
     SELECT id,
-           CASE WHEN due THEN refill_amount ELSE remaining END AS units,
+           CASE WHEN due THEN refill_amount ELSE remaining - leased END AS units,
+           CASE WHEN due THEN remaining - refill_amount ELSE leased END AS leased,
            CASE WHEN due THEN started ELSE refilled_at END AS refilled_at,
            CASE WHEN due THEN credit_epoch + 1 ELSE credit_epoch END AS credit_epoch
     FROM current_key
 ),
 granted AS (
-    SELECT id, units, refilled_at, credit_epoch, userkeys_lease_units(units, @need::bigint, @want::bigint) AS units_granted
+    SELECT id, units, leased, refilled_at, credit_epoch, userkeys_lease_units(units, @need::bigint, @want::bigint) AS units_granted
     FROM available
 )
 UPDATE api_keys k
-SET remaining    = g.units - g.units_granted,
+SET leased       = g.leased + g.units_granted,
     refilled_at  = g.refilled_at,
     credit_epoch = g.credit_epoch
-FROM granted g, marker
-WHERE k.id = g.id AND marker.lease IS NOT NULL
-RETURNING k.id AS owner_id, g.units_granted AS granted, k.remaining, k.credit_epoch AS epoch, k.refilled_at
+FROM granted g
+WHERE k.id = g.id
+RETURNING k.id AS owner_id, g.units_granted AS granted, k.remaining - k.leased AS remaining, k.credit_epoch AS epoch, k.refilled_at

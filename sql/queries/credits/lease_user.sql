@@ -3,17 +3,16 @@
 -- share of what is left (userkeys_lease_units).
 -- Returns the user, what was granted, what is left in the database, the credit epoch and refilled_at; no row when
 -- the user does not exist or has no limit.
--- Marks its statement userkeys.lease (run it alone, outside a transaction): not announced, not audited.
+-- Writes only the consumption columns (leased, refilled_at, credit_epoch): not announced, not audited (0020). A
+-- refill sets leased so that what is left is the refill's amount. Run it alone, outside a transaction.
 -- Parameters: @id bigint (the user), @need bigint, @want bigint
 -- Index: users_pkey.
-WITH marker AS (
-    SELECT set_config('userkeys.lease', 'on', true) AS lease
-),
-current_user_limits AS (
+WITH current_user_limits AS (
     SELECT u.id,
            u.refill_interval IS NOT NULL AND (u.refilled_at IS NULL OR u.refilled_at < period.started) AS due,
            period.started,
            u.remaining,
+           u.leased,
            u.refill_amount,
            u.refilled_at,
            u.credit_epoch
@@ -26,19 +25,20 @@ current_user_limits AS (
 ),
 available AS (
     SELECT id,
-           CASE WHEN due THEN refill_amount ELSE remaining END AS units,
+           CASE WHEN due THEN refill_amount ELSE remaining - leased END AS units,
+           CASE WHEN due THEN remaining - refill_amount ELSE leased END AS leased,
            CASE WHEN due THEN started ELSE refilled_at END AS refilled_at,
            CASE WHEN due THEN credit_epoch + 1 ELSE credit_epoch END AS credit_epoch
     FROM current_user_limits
 ),
 granted AS (
-    SELECT id, units, refilled_at, credit_epoch, userkeys_lease_units(units, @need::bigint, @want::bigint) AS units_granted
+    SELECT id, units, leased, refilled_at, credit_epoch, userkeys_lease_units(units, @need::bigint, @want::bigint) AS units_granted
     FROM available
 )
 UPDATE users u
-SET remaining    = g.units - g.units_granted,
+SET leased       = g.leased + g.units_granted,
     refilled_at  = g.refilled_at,
     credit_epoch = g.credit_epoch
-FROM granted g, marker
-WHERE u.id = g.id AND marker.lease IS NOT NULL
-RETURNING u.id AS owner_id, g.units_granted AS granted, u.remaining, u.credit_epoch AS epoch, u.refilled_at
+FROM granted g
+WHERE u.id = g.id
+RETURNING u.id AS owner_id, g.units_granted AS granted, u.remaining - u.leased AS remaining, u.credit_epoch AS epoch, u.refilled_at

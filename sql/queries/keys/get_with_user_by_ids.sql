@@ -30,13 +30,13 @@ SELECT k.id,
        u.name       AS user_name,
        u.role       AS user_role,
        u.created_at AS user_created_at,
-       u.remaining  AS user_remaining,
+       u.remaining - u.leased AS user_remaining,
        u.refill_interval AS user_refill_interval,
        u.refill_amount AS user_refill_amount,
        u.refilled_at AS user_refilled_at,
        u.rate_limits AS user_rate_limits
 FROM api_keys_shown k
-CROSS JOIN LATERAL (SELECT email, name, role, created_at, remaining, refill_interval, refill_amount, refilled_at, rate_limits
+CROSS JOIN LATERAL (SELECT email, name, role, created_at, remaining, leased, refill_interval, refill_amount, refilled_at, rate_limits
                     FROM users
                     WHERE users.id = k.user_id
                     LIMIT 1) u

@@ -27,7 +27,7 @@ WITH changed AS (
 )
 SELECT k.id, k.user_id, k.name, k.prefix, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, k.enabled, k.scopes,
        k.permissions, k.meta, k.rolled_from_id, COALESCE(k.budget_key_id, k.id) AS budget_key_id,
-       COALESCE(b.remaining, k.remaining) AS remaining, COALESCE(b.refill_interval, k.refill_interval) AS refill_interval,
+       COALESCE(b.remaining - b.leased, k.remaining - k.leased) AS remaining, COALESCE(b.refill_interval, k.refill_interval) AS refill_interval,
        COALESCE(b.refill_amount, k.refill_amount) AS refill_amount, COALESCE(b.refilled_at, k.refilled_at) AS refilled_at,
        COALESCE(b.rate_limits, k.rate_limits) AS rate_limits
 FROM changed k

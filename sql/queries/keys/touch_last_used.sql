@@ -3,16 +3,12 @@
 -- than its use keeps it (at most one write a minute per key, whatever the instances), so authentication and
 -- verification stay reads. A row another transaction holds locked (a revoke, a PATCH) is skipped, not waited
 -- for: the change evicts the cached key, and its next use records again. Writes only last_used_at: use, not a
--- change. Marks its statement userkeys.lease (run it alone, outside a transaction), which the triggers test before
--- anything else (migration 0015): not announced, not audited. Returns how many rows it wrote.
+-- change: the audit and notification triggers do not fire for it (0020). Returns how many rows it wrote.
 -- Parameters: @ids bigint[], @used_at timestamptz[]
 -- Index: api_keys_pkey (one probe per key; the rows are locked in id order).
-WITH marker AS (
-    SELECT set_config('userkeys.lease', 'on', true) AS lease
-),
-due AS (
+WITH due AS (
     SELECT k.id, u.used_at
-    FROM marker, unnest(@ids::bigint[], @used_at::timestamptz[]) AS u(id, used_at)
+    FROM unnest(@ids::bigint[], @used_at::timestamptz[]) AS u(id, used_at)
     JOIN api_keys k ON k.id = u.id
     WHERE k.last_used_at IS NULL OR k.last_used_at < u.used_at - interval '1 minute'
     ORDER BY k.id

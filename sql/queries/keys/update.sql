@@ -15,8 +15,8 @@
 --             @set_expires_at boolean, @expires_at timestamptz (null), @set_remaining boolean, @remaining bigint (null),
 --             @set_refill boolean, @refill_interval text (null), @refill_amount bigint (null),
 --             @rate_limits text (a JSON array; null keeps them)
--- Setting remaining starts a new credit epoch (units instances leased before are not handed back into it); setting
--- a refill counts the key refilled for the current period. Returns the key as api_keys_shown shows it.
+-- Setting remaining starts a new budget: nothing of it leased, a new credit epoch (units instances leased before are
+-- not handed back into it); setting a refill counts the key refilled for the current period. Returns the key as api_keys_shown shows it.
 -- Index: api_keys_user_id_idx (user_id, id); api_keys_pkey for the budget.
 WITH changed AS (
     UPDATE api_keys
@@ -32,6 +32,8 @@ WITH changed AS (
         remaining   = CASE WHEN @set_remaining THEN @remaining
                            WHEN @set_refill AND @refill_interval::text IS NOT NULL AND remaining IS NULL THEN @refill_amount
                            ELSE remaining END,
+        leased      = CASE WHEN @set_remaining OR (@set_refill AND @refill_interval::text IS NOT NULL AND remaining IS NULL) THEN 0
+                           ELSE leased END,
         credit_epoch = CASE WHEN @set_remaining THEN credit_epoch + 1 ELSE credit_epoch END,
         refill_interval = CASE WHEN @set_refill THEN @refill_interval ELSE refill_interval END,
         refill_amount   = CASE WHEN @set_refill THEN @refill_amount ELSE refill_amount END,
@@ -53,7 +55,7 @@ WITH changed AS (
 )
 SELECT k.id, k.user_id, k.name, k.prefix, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, k.enabled, k.scopes,
        k.permissions, k.meta, k.rolled_from_id, COALESCE(k.budget_key_id, k.id) AS budget_key_id,
-       COALESCE(b.remaining, k.remaining) AS remaining, COALESCE(b.refill_interval, k.refill_interval) AS refill_interval,
+       COALESCE(b.remaining - b.leased, k.remaining - k.leased) AS remaining, COALESCE(b.refill_interval, k.refill_interval) AS refill_interval,
        COALESCE(b.refill_amount, k.refill_amount) AS refill_amount, COALESCE(b.refilled_at, k.refilled_at) AS refilled_at,
        COALESCE(b.rate_limits, k.rate_limits) AS rate_limits
 FROM changed k

@@ -8,4 +8,4 @@ VALUES (@email, @name, @role, @remaining, @refill_interval, @refill_amount,
         CASE WHEN @refill_interval::text IS NOT NULL
              THEN date_trunc(CASE @refill_interval::text WHEN 'monthly' THEN 'month' ELSE 'day' END, now(), 'UTC') END,
         @rate_limits::jsonb)
-RETURNING id, email, name, role, created_at, remaining, refill_interval, refill_amount, refilled_at, rate_limits
+RETURNING id, email, name, role, created_at, remaining - leased AS remaining, refill_interval, refill_amount, refilled_at, rate_limits

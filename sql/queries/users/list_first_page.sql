@@ -6,7 +6,7 @@
 -- generic plan knows the page is small and costs what a custom plan costs, so PostgreSQL keeps it;
 -- with @limit alone it guesses 10% of users and plans the statement again on every call.
 SELECT id, email, name, role, created_at, remaining, refill_interval, refill_amount, refilled_at, rate_limits
-FROM (SELECT id, email, name, role, created_at, remaining, refill_interval, refill_amount, refilled_at, rate_limits
+FROM (SELECT id, email, name, role, created_at, remaining - leased AS remaining, refill_interval, refill_amount, refilled_at, rate_limits
       FROM users
       ORDER BY created_at DESC, id DESC
       LIMIT 101) capped

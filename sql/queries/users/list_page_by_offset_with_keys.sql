@@ -23,7 +23,7 @@ SELECT p.id, p.email, p.name, p.role, p.created_at, p.remaining, p.refill_interv
        k.refill_amount AS key_refill_amount,
        k.refilled_at  AS key_refilled_at,
        k.rate_limits  AS key_rate_limits
-FROM (SELECT id, email, name, role, created_at, remaining, refill_interval, refill_amount, refilled_at, rate_limits
+FROM (SELECT id, email, name, role, created_at, remaining - leased AS remaining, refill_interval, refill_amount, refilled_at, rate_limits
       FROM users
       ORDER BY created_at DESC, id DESC
       LIMIT @limit OFFSET @offset) p

@@ -4,8 +4,8 @@
 -- cleared to null); the usage limits like keys/update's: @remaining and the refill only with their set flags,
 -- @rate_limits null keeps them. Making a user with a refill unlimited without clearing the refill matches no row
 -- (users/get_by_id tells a missing user apart).
--- Setting remaining starts a new credit epoch (units instances leased before are not handed back into it); setting
--- a refill counts the user refilled for the current period.
+-- Setting remaining starts a new budget: nothing of it leased, a new credit epoch (units instances leased before are
+-- not handed back into it); setting a refill counts the user refilled for the current period. Shows what is left.
 -- Parameters: @id bigint, @email text (null), @set_name boolean, @name text (null), @role text (null),
 --             @set_remaining boolean, @remaining bigint (null), @set_refill boolean, @refill_interval text (null),
 --             @refill_amount bigint (null), @rate_limits text (a JSON array; null keeps them)
@@ -17,6 +17,8 @@ SET email = COALESCE(@email, email),
     remaining = CASE WHEN @set_remaining THEN @remaining
                      WHEN @set_refill AND @refill_interval::text IS NOT NULL AND remaining IS NULL THEN @refill_amount
                      ELSE remaining END,
+    leased    = CASE WHEN @set_remaining OR (@set_refill AND @refill_interval::text IS NOT NULL AND remaining IS NULL) THEN 0
+                     ELSE leased END,
     credit_epoch = CASE WHEN @set_remaining THEN credit_epoch + 1 ELSE credit_epoch END,
     refill_interval = CASE WHEN @set_refill THEN @refill_interval ELSE refill_interval END,
     refill_amount   = CASE WHEN @set_refill THEN @refill_amount ELSE refill_amount END,
@@ -28,4 +30,4 @@ SET email = COALESCE(@email, email),
 WHERE id = @id
   AND NOT (@set_remaining AND @remaining::bigint IS NULL AND refill_interval IS NOT NULL
            AND NOT (@set_refill AND @refill_interval::text IS NULL))
-RETURNING id, email, name, role, created_at, remaining, refill_interval, refill_amount, refilled_at, rate_limits
+RETURNING id, email, name, role, created_at, remaining - leased AS remaining, refill_interval, refill_amount, refilled_at, rate_limits

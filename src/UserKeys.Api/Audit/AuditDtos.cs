@@ -11,11 +11,11 @@ public sealed record AuditActorResponse(long? UserId, long? KeyId, string DbRole
 /// <c>[before, after]</c>; it never holds a token or its hash.
 /// </summary>
 public sealed record AuditEventResponse(
-    long Id, DateTime At, string Action, AuditActorResponse Actor, long? UserId, long? KeyId, string? RequestId, RawJson Changes)
+    long Id, DateTime At, string Action, AuditActorResponse Actor, long? UserId, long? KeyId, string? RequestId, string? TraceId, RawJson Changes)
 {
     internal static AuditEventResponse From(AuditEventRow row) =>
         new(row.Id, row.At, row.Action, new AuditActorResponse(row.ActorUserId, row.ActorKeyId, row.DbRole), row.UserId, row.KeyId,
-            row.RequestId, new RawJson(row.Changes));
+            row.RequestId, row.TraceId, new RawJson(row.Changes));
 }
 
 /// <summary>A page of events, newest first; <see cref="NextCursor"/> is null on the last page.</summary>

@@ -30,6 +30,12 @@ internal sealed partial class AuditRetention(
             {
                 await PurgeAsync(stoppingToken).ConfigureAwait(false);
             }
+            catch (Npgsql.PostgresException denied) when (denied.SqlState == Npgsql.PostgresErrorCodes.InsufficientPrivilege)
+            {
+                // A role of its own (least privilege): the purge is the schema owner's (migration 0020).
+                LogNotOwner(logger);
+                return;
+            }
             catch (Exception error) when (!stoppingToken.IsCancellationRequested && error is not OperationCanceledException)
             {
                 LogFailed(logger, error.GetType().Name, (error as Npgsql.PostgresException)?.SqlState ?? "-");
@@ -75,6 +81,10 @@ internal sealed partial class AuditRetention(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Audit retention: another instance is purging; this pass stops")]
     private static partial void LogBusy(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Audit retention: this service's database role may not purge (the schema owner's alone); run 'UserKeys.Api audit-purge' as the owner from a scheduler")]
+    private static partial void LogNotOwner(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Audit retention pass failed ({ErrorType}, SQLSTATE {SqlState}); the next pass tries again")]
     private static partial void LogFailed(ILogger logger, string errorType, string sqlState);

@@ -303,6 +303,12 @@ internal sealed class AuthCache : IDisposable
         }
     }
 
+    /// <summary>At most one clear a notification asks for in this time; more wait for its end (<see cref="ClearOnNotice"/>).</summary>
+    public static readonly TimeSpan MinClearInterval = TimeSpan.FromSeconds(1);
+
+    private long _lastNoticedClearTicks;
+    private int _clearPending;
+
     /// <summary>Evicts what a notification payload names (<see cref="AuthChannel"/>); anything it does not know clears everything.</summary>
     public void Evict(string payload)
     {
@@ -330,6 +336,36 @@ internal sealed class AuthCache : IDisposable
             }
         }
 
+        ClearOnNotice();
+    }
+
+    /// <summary>
+    /// A clear a notification asked for ('all': a TRUNCATE, or a payload nobody sends but a forger): at once, unless one
+    /// ran less than <see cref="MinClearInterval"/> ago; then once, at the end of that interval. Any role that can connect
+    /// may NOTIFY, so a loop of forged notifications empties the cache at most once a second; a real TRUNCATE is
+    /// refused by every instance within that second (well within the bound of a silent listener).
+    /// </summary>
+    private void ClearOnNotice()
+    {
+        var now = _clock.GetUtcNow().UtcTicks;
+        var last = Interlocked.Read(ref _lastNoticedClearTicks);
+        if (now - last >= MinClearInterval.Ticks && Interlocked.CompareExchange(ref _lastNoticedClearTicks, now, last) == last)
+        {
+            Clear();
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _clearPending, 1) == 0)
+        {
+            var wait = TimeSpan.FromTicks(Math.Max(0, last + MinClearInterval.Ticks - now));
+            _ = Task.Delay(wait, _clock).ContinueWith(static (_, state) => ((AuthCache)state!).ClearPending(), this, TaskScheduler.Default);
+        }
+    }
+
+    private void ClearPending()
+    {
+        Interlocked.Exchange(ref _lastNoticedClearTicks, _clock.GetUtcNow().UtcTicks);
+        Volatile.Write(ref _clearPending, 0);
         Clear();
     }
 

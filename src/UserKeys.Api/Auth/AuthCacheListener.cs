@@ -18,7 +18,8 @@ namespace UserKeys.Api.Auth;
 /// cache stays off.
 /// </summary>
 internal sealed partial class AuthCacheListener(
-    AuthCache cache, IOptions<DatabaseOptions> database, IOptions<ServiceOptions> service, TimeProvider clock, ILogger<AuthCacheListener> logger)
+    AuthCache cache, IOptions<DatabaseOptions> database, IOptions<ServiceOptions> service, NpgsqlDataSource dataSource, TimeProvider clock,
+    ILogger<AuthCacheListener> logger)
     : BackgroundService
 {
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(1);
@@ -54,6 +55,11 @@ internal sealed partial class AuthCacheListener(
                 await using var connection = new NpgsqlConnection(builder.ConnectionString);
                 connection.Notification += (_, notification) => OnNotification(notification.Payload);
                 await connection.OpenAsync(stoppingToken).ConfigureAwait(false);
+                if (listen is not null)
+                {
+                    await EnsureSameDatabaseAsync(connection, stoppingToken).ConfigureAwait(false);
+                }
+
                 await connection.ExecuteAsync(new CommandDefinition(SqlCatalog.Auth.Listen.Text, cancellationToken: stoppingToken)).ConfigureAwait(false);
                 var connectedAt = clock.GetUtcNow();
                 cache.SetListening(true);
@@ -114,6 +120,24 @@ internal sealed partial class AuthCacheListener(
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>A listener on another database than the service's would hear its heartbeat and never a change: it does not serve.</summary>
+    private async Task EnsureSameDatabaseAsync(NpgsqlConnection listening, CancellationToken cancellationToken)
+    {
+        var query = new CommandDefinition(SqlCatalog.Auth.Identity.Text, new { name = ServiceSecretRepository.CursorHmacKey }, cancellationToken: cancellationToken);
+        var heard = await listening.QuerySingleOrDefaultAsync<string>(query).ConfigureAwait(false);
+        await using var served = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var serving = await served.QuerySingleOrDefaultAsync<string>(query).ConfigureAwait(false);
+        if (heard is null || heard != serving)
+        {
+            LogWrongDatabase(logger);
+            throw new InvalidOperationException("ConnectionStrings:UserKeysListen reaches another database than ConnectionStrings:UserKeys");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "ConnectionStrings:UserKeysListen reaches another database than ConnectionStrings:UserKeys " +
+        "(its name or its cursor secret differ): the auth cache stays off until it names the service's own database")]
+    private static partial void LogWrongDatabase(ILogger logger);
 
     private string Payload(DateTimeOffset sentAt, long sequence) =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{AuthChannel.HeartbeatPayload(_instance, sequence)}:{sentAt.UtcTicks}");

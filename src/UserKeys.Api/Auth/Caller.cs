@@ -16,7 +16,8 @@ internal sealed record Caller(ApiKeyWithUserRow Key, HttpContext? Request = null
     /// The actor of the writes this caller makes, as the audit log names it (with the request's id). Made only by a
     /// write: a read never pays for the request id's string.
     /// </summary>
-    public AuditActor Actor => _actor ??= new AuditActor(Key.UserId, Key.Id, Request is null ? null : Infrastructure.RequestIds.Of(Request));
+    public AuditActor Actor => _actor ??= new AuditActor(
+        Key.UserId, Key.Id, Request is null ? null : Infrastructure.RequestIds.Of(Request), Infrastructure.RequestIds.TraceOf());
 
     public long UserId => Key.UserId;
 

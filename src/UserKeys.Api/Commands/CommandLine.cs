@@ -20,12 +20,15 @@ internal sealed class CommandLine
                                                          prints only the token on stdout (--if-missing: nothing,
                                                          and no new key, when that admin already exists); a member
                                                          with that email is refused (exit 4) unless --promote
+          UserKeys.Api audit-purge                       delete audit events older than UserKeys__AuditRetentionDays
+                                                         (as the schema's owner: the purge is the owner's alone)
         Options for every verb:
           --connection CS   the PostgreSQL connection string (else ConnectionStrings__UserKeys)
         Exit codes: 0 success; 1 a migration script failed (rolled back); 2 usage or configuration error;
                     3 the database could not be reached, or is not migrated; 4 refused: an applied
                     script changed, the database is newer than this build (migrate), or the email is a
-                    member's and --promote was not given (bootstrap-admin).
+                    member's and --promote was not given (bootstrap-admin), not the schema's owner or another
+                    purge running (audit-purge).
         """;
 
     private CommandLine(string verb, IReadOnlyDictionary<string, string?> flags, string[] configurationArgs)
@@ -52,10 +55,11 @@ internal sealed class CommandLine
             "serve" => [],
             "migrate" => [("dry-run", false), ("status", false), ("script", true), ("repair-checksums", false), ("grant-to", true)],
             "bootstrap-admin" => [("email", true), ("name", true), ("if-missing", false), ("promote", false)],
+            "audit-purge" => [],
             "help" or "--help" or "-h" => [],
             _ => [],
         };
-        if (verb is not ("serve" or "migrate" or "bootstrap-admin" or "help" or "--help" or "-h"))
+        if (verb is not ("serve" or "migrate" or "bootstrap-admin" or "audit-purge" or "help" or "--help" or "-h"))
         {
             error = $"unknown command '{verb}'";
             return null;

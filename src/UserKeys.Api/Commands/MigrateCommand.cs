@@ -102,6 +102,12 @@ internal static class MigrateCommand
         {
             await ServicePrivileges.GrantAsync(connection, role, cancellationToken).ConfigureAwait(false);
         }
+        catch (PostgresException error) when (error.SqlState is PostgresErrorCodes.InvalidParameterValue)
+        {
+            // PUBLIC, the schema's owner or a superuser: refused before anything is granted.
+            await Console.Error.WriteLineAsync($"migrate: refused to grant to role '{role}': {error.MessageText}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
         catch (PostgresException error) when (error.SqlState is PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InsufficientPrivilege)
         {
             await Console.Error.WriteLineAsync($"migrate: could not grant to role '{role}': {error.MessageText}").ConfigureAwait(false);

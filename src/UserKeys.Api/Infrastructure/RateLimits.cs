@@ -76,9 +76,34 @@ internal static class RateLimits
         AutoReplenishment = true,
     };
 
-    /// <summary>The address failures are counted against: the socket's, or X-Forwarded-For's as ForwardedHeaders resolved it from a trusted proxy.</summary>
+    /// <summary>
+    /// The address failures are counted against: the socket's, or X-Forwarded-For's as ForwardedHeaders resolved it from a
+    /// trusted proxy (<see cref="Partition"/>).
+    /// </summary>
     public static string ClientAddress(HttpContext context) =>
-        context.Connection.RemoteIpAddress?.ToString() ?? "local";
+        context.Connection.RemoteIpAddress is { } address ? Partition(address) : "local";
+
+    /// <summary>
+    /// An IPv4 address as it is; an IPv6 address as its /64, the block one subscriber gets: rotating addresses within it
+    /// escapes nothing. An IPv4-mapped IPv6 address is its IPv4 address.
+    /// </summary>
+    public static string Partition(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes).ToString() + "/64";
+    }
 
     public static IServiceCollection AddUserKeysRateLimits(this IServiceCollection services)
     {

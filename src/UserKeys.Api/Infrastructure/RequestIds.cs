@@ -3,11 +3,13 @@ using System.Diagnostics;
 namespace UserKeys.Api.Infrastructure;
 
 /// <summary>
-/// A request's id, as the audit log records it (<c>request_id</c>): the W3C trace context id of the request's
-/// activity when tracing is on (<c>00-&lt;trace id&gt;-&lt;span id&gt;-01</c>), else ASP.NET Core's own
-/// request identifier (connection id and request number).
+/// A request's ids as the audit log records them: <c>request_id</c>, the service's own (ASP.NET Core's request
+/// identifier: connection id and request number), which no caller chooses; and <c>trace_id</c>, the W3C trace id of the
+/// request's activity when tracing is on (a caller's <c>traceparent</c> sets it), kept beside it for correlation.
 /// </summary>
 internal static class RequestIds
 {
-    public static string Of(HttpContext context) => Activity.Current?.Id ?? context.TraceIdentifier;
+    public static string Of(HttpContext context) => context.TraceIdentifier;
+
+    public static string? TraceOf() => Activity.Current is { } activity ? activity.TraceId.ToHexString() : null;
 }

@@ -35,7 +35,9 @@ internal sealed class ServiceOptions : IValidatableObject
 
     /// <summary>Audit events older than this many days are deleted by the retention purge (never those of the last day).</summary>
     [Range(1, 36_500)]
-    public int AuditRetentionDays { get; set; } = 365;
+    public int AuditRetentionDays { get; set; } = DefaultAuditRetentionDays;
+
+    public const int DefaultAuditRetentionDays = 365;
 
     /// <summary>How often each instance runs the retention purge (one instance at a time purges).</summary>
     [Range(1, 86_400)]

@@ -19,6 +19,13 @@ internal sealed partial class UnitOfWorkRunner(NpgsqlDataSource dataSource, Unit
     public Task<T> RunAsync<T>(UnitOfWorkMode mode, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken) =>
         RunAsync(mode, null, staleReadOk: false, work, cancellationToken);
 
+    /// <summary>
+    /// One statement outside a transaction that must not run twice (a lease of credits or of a rate limit's units): tried
+    /// again only when it failed before it was sent (no connection), never after, when it may have been applied.
+    /// </summary>
+    public Task<T> RunOnceAsync<T>(Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken) =>
+        RunAsync(UnitOfWorkMode.SingleStatement, null, staleReadOk: false, work, cancellationToken, idempotent: false);
+
     /// <summary>A read-write unit of work on behalf of <paramref name="actor"/>, whom the audit log names for every change it makes.</summary>
     public Task<T> WriteAsync<T>(AuditActor actor, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken) =>
         RunAsync(UnitOfWorkMode.ReadWrite, actor, staleReadOk: false, work, cancellationToken);
@@ -30,7 +37,8 @@ internal sealed partial class UnitOfWorkRunner(NpgsqlDataSource dataSource, Unit
     public Task<T> ReadStaleAsync<T>(UnitOfWorkMode mode, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken) =>
         RunAsync(mode, null, staleReadOk: true, work, cancellationToken);
 
-    private async Task<T> RunAsync<T>(UnitOfWorkMode mode, AuditActor? actor, bool staleReadOk, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken)
+    private async Task<T> RunAsync<T>(
+        UnitOfWorkMode mode, AuditActor? actor, bool staleReadOk, Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken, bool idempotent = true)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -40,6 +48,8 @@ internal sealed partial class UnitOfWorkRunner(NpgsqlDataSource dataSource, Unit
                 var unit = await (staleReadOk ? units.BeginStaleReadAsync(mode, cancellationToken) : units.BeginAsync(mode, actor, cancellationToken)).ConfigureAwait(false);
                 await using (unit.ConfigureAwait(false))
                 {
+                    // Outside a transaction the statement commits itself: once sent, a failure may hide its effect.
+                    committing = !idempotent;
                     var result = await work(unit).ConfigureAwait(false);
                     if (mode != UnitOfWorkMode.ReadOnly)
                     {
@@ -57,6 +67,12 @@ internal sealed partial class UnitOfWorkRunner(NpgsqlDataSource dataSource, Unit
                 // Nothing of this attempt was committed: it rolled back (or died with its connection).
                 LogRetry(logger, attempt, error.GetType().Name, (error as PostgresException)?.SqlState ?? "-");
                 await Retry.RecoverAsync(error, dataSource, attempt, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception error) when (committing && Retry.IsBrokenConnection(error))
+            {
+                // Not tried again, but the other idle connections are most likely as dead as this one.
+                dataSource.Clear();
+                throw;
             }
         }
     }

@@ -212,7 +212,8 @@ internal static class KeyEndpoints
         HttpContext context, VerifyRequest body, KeyVerifier verifier, VerifyServices services, CancellationToken cancellationToken)
     {
         var (control, usage, _) = services;
-        var address = context.Features.Get<Caller>() is null ? RateLimits.ClientAddress(context) : null;
+        // Refused tokens count against the client's address, or, for a relying service calling with its key, against that key.
+        var address = context.Features.Get<Caller>() is { } caller ? FailurePartition(caller) : RateLimits.ClientAddress(context);
         var verification = await verifier.VerifyAsync(body.Token, address, cancellationToken);
         if (verification == Verification.TooMany)
         {
@@ -258,6 +259,9 @@ internal static class KeyEndpoints
         return (new JsonOk<VerifyResponse>(Refusals.GetValueOrDefault(verification.Reason!)
             ?? JsonResults.Render(Refusal(verification.Reason!))), verification.Reason!);
     }
+
+    private static string FailurePartition(Caller caller) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"key:{caller.Key.Id}");
 
     /// <summary>One statement: the key's existence (404) and its buckets agree.</summary>
     private static async Task<JsonOk<Usage.UsageResponse>> UsageAsync(

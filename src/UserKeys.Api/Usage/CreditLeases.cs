@@ -40,6 +40,18 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
     /// <summary>Units unused this long go back to the database.</summary>
     public static readonly TimeSpan IdleReturn = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Units held this long go back too, busy or not: the next use leases again, under the budget as it is now, so a budget
+    /// an admin lowered binds every instance within this time even when its notification does not reach one.
+    /// </summary>
+    public static readonly TimeSpan MaxHold = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a budget found exhausted is refused from memory before a read (no write) asks again.</summary>
+    public static readonly TimeSpan ExhaustedRecheck = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long an exhausted budget nobody asks for is remembered as such.</summary>
+    public static readonly TimeSpan KeepExhausted = TimeSpan.FromMinutes(1);
+
     private readonly ConcurrentDictionary<LimitOwner, Lease> _leases = new();
 
     /// <summary>
@@ -96,8 +108,28 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
             }
 
             var need = lease.Need(cost);
+            if (lease.IsExhausted && lease.Remaining < cost)
+            {
+                // Refused verifications of an exhausted budget write nothing: from memory (what the last lease said was
+                // left does not cover this cost), then a read a second.
+                if (now - lease.ExhaustedAtTicks < ExhaustedRecheck.Ticks)
+                {
+                    return new CreditsTaken(false, lease.Remaining, epoch);
+                }
+
+                var available = await database.RunAsync(UnitOfWorkMode.SingleStatement,
+                    unit => owner.IsUser
+                        ? unit.Users.AvailableCreditsAsync(owner.Id, cancellationToken)
+                        : unit.Keys.AvailableCreditsAsync(owner.Id, cancellationToken), cancellationToken).ConfigureAwait(false);
+                if (available is null || available < need)
+                {
+                    lease.MarkExhausted(now);
+                    return new CreditsTaken(false, lease.Remaining, epoch);
+                }
+            }
+
             var want = Math.Max(need, PreferredLease);
-            var leased = await database.RunAsync(UnitOfWorkMode.SingleStatement,
+            var leased = await database.RunOnceAsync(
                 unit => owner.IsUser
                     ? unit.Users.LeaseCreditsAsync(owner.Id, need, want, cancellationToken)
                     : unit.Keys.LeaseCreditsAsync(owner.Id, need, want, cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -108,7 +140,13 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
             }
 
             lease.Add(leased, now);
-            return new CreditsTaken(lease.TryTake(cost, now, out remaining, out epoch), remaining, epoch);
+            var granted = lease.TryTake(cost, now, out remaining, out epoch);
+            if (!granted)
+            {
+                lease.MarkExhausted(now);
+            }
+
+            return new CreditsTaken(granted, remaining, epoch);
         }
         finally
         {
@@ -125,10 +163,10 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
             using var timer = new PeriodicTimer(IdleReturn / 2, clock);
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                var idleSince = clock.GetUtcNow().UtcTicks - IdleReturn.Ticks;
+                var now = clock.GetUtcNow().UtcTicks;
                 foreach (var (owner, lease) in _leases)
                 {
-                    if (lease.IsIdleSince(idleSince))
+                    if (lease.IsIdleSince(now - IdleReturn.Ticks) || lease.LeasedBefore(now - MaxHold.Ticks))
                     {
                         await GiveBackAsync(owner, lease, stoppingToken).ConfigureAwait(false);
                     }
@@ -162,6 +200,8 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
     {
         if (_leases.TryGetValue(owner, out var lease))
         {
+            // The budget changed: what was exhausted may not be any more.
+            lease.MarkExhausted(-1);
             // Not on the notifying thread (the listener's loop, or a request about to answer).
             _ = Task.Run(() => GiveBackAsync(owner, lease, CancellationToken.None));
         }
@@ -178,16 +218,24 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
         {
             if (lease.TakeAll() is not { Units: > 0 } held)
             {
+                if (lease.IsExhausted && !lease.IsIdleSince(clock.GetUtcNow().UtcTicks - KeepExhausted.Ticks))
+                {
+                    // Kept: its next refusal comes from memory, not from a lease that writes.
+                    return;
+                }
+
                 // Idle and empty: retired (under the gate, so no lease lands in it after this).
                 lease.Retired = true;
                 _leases.TryRemove(new KeyValuePair<LimitOwner, Lease>(owner, lease));
                 return;
             }
 
+            // One id for every attempt: a retry after an ambiguous failure hands back nothing twice.
+            var operation = Guid.CreateVersion7();
             await database.RunAsync(UnitOfWorkMode.SingleStatement,
                 unit => owner.IsUser
-                    ? unit.Users.GiveBackCreditsAsync(owner.Id, held.Units, held.Epoch, cancellationToken)
-                    : unit.Keys.GiveBackCreditsAsync(owner.Id, held.Units, held.Epoch, cancellationToken), cancellationToken).ConfigureAwait(false);
+                    ? unit.Users.GiveBackCreditsAsync(owner.Id, held.Units, held.Epoch, operation, cancellationToken)
+                    : unit.Keys.GiveBackCreditsAsync(owner.Id, held.Units, held.Epoch, operation, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception error) when (error is not OperationCanceledException)
         {
@@ -211,6 +259,8 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
         private long _databaseRemaining = knownRemaining;
         private int _epoch = -1;
         private long _lastUsedTicks;
+        private long _leasedTicks = long.MaxValue;
+        private long _exhaustedAtTicks = -1;
 
         /// <summary>One lease at a time per key and instance; give-backs take it too.</summary>
         public SemaphoreSlim Gate { get; } = new(1, 1);
@@ -256,6 +306,11 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
                 (_epoch, _databaseRemaining) = (lease.Epoch, lease.Remaining);
                 _balance += lease.Granted;
                 _lastUsedTicks = nowTicks;
+                if (lease.Granted > 0)
+                {
+                    _leasedTicks = Math.Min(_leasedTicks, nowTicks);
+                    _exhaustedAtTicks = -1;
+                }
             }
         }
 
@@ -264,6 +319,34 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
             lock (_lock)
             {
                 return _lastUsedTicks < ticks;
+            }
+        }
+
+        /// <summary>Whether it holds units leased before <paramref name="ticks"/>.</summary>
+        public bool LeasedBefore(long ticks)
+        {
+            lock (_lock)
+            {
+                return _balance > 0 && _leasedTicks < ticks;
+            }
+        }
+
+        /// <summary>Whether the database had fewer units than a verification needed (until units are leased again).</summary>
+        public bool IsExhausted => Volatile.Read(ref _exhaustedAtTicks) >= 0;
+
+        public long ExhaustedAtTicks => Volatile.Read(ref _exhaustedAtTicks);
+
+        public void MarkExhausted(long nowTicks) => Volatile.Write(ref _exhaustedAtTicks, nowTicks);
+
+        /// <summary>What is left as this instance knows it: the database's count at the last lease, plus what it holds.</summary>
+        public long Remaining
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _databaseRemaining + _balance;
+                }
             }
         }
 
@@ -287,6 +370,7 @@ internal sealed partial class CreditLeases(UnitOfWorkRunner database, AuthCache 
                 var held = (_balance, _epoch);
                 _databaseRemaining += _balance;
                 _balance = 0;
+                _leasedTicks = long.MaxValue;
                 return held;
             }
         }

@@ -20,7 +20,7 @@ internal sealed record RateLimitOutcome(bool Granted, IReadOnlyList<RateLimitSta
 /// when a window ends (lost with it) stays a few percent of the limit: a window under more demand than its limit grants
 /// at least 90% of it. A verification refused by one limit (or by its credits) gives back what it took from the others.
 /// </summary>
-internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider clock) : BackgroundService
+internal sealed class RateLimitLeases(UnitOfWorkRunner database, Auth.AuthCache cache, TimeProvider clock) : BackgroundService
 {
     /// <summary>Rows of windows that ended longer ago than this are deleted.</summary>
     public static readonly TimeSpan KeepEndedWindows = TimeSpan.FromMinutes(1);
@@ -80,23 +80,29 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
         LimitOwner owner, RateLimitRule rule, Window window, long cost, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcTicks;
-        if (window.TryTake(cost, now, out var remaining, out var resetAt))
+        if (window.TryTake(cost, now, rule.Limit, out var remaining, out var resetAt))
         {
             return (true, remaining, resetAt);
+        }
+
+        if (window.IsExhausted(now, rule.Limit, cost))
+        {
+            // Refused from memory until the window ends (or the limit is raised): a refusal writes nothing.
+            return (false, remaining, resetAt);
         }
 
         await window.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             now = clock.GetUtcNow().UtcTicks;
-            if (window.TryTake(cost, now, out remaining, out resetAt))
+            if (window.TryTake(cost, now, rule.Limit, out remaining, out resetAt))
             {
                 return (true, remaining, resetAt);
             }
 
             var need = window.Need(cost, now);
             var want = cost == 0 ? 0 : Math.Max(need, Math.Max(1, rule.Limit / 32));
-            var lease = await database.RunAsync(UnitOfWorkMode.SingleStatement,
+            var lease = await database.RunOnceAsync(
                 unit => owner.IsUser
                     ? unit.Users.LeaseRateLimitAsync(owner.Id, rule, need, want, cancellationToken)
                     : unit.Keys.LeaseRateLimitAsync(owner.Id, rule, need, want, cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -107,12 +113,13 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
                 return (false, 0, clock.GetUtcNow().UtcDateTime.AddSeconds(1));
             }
 
-            window.Add(lease);
-            if (window.TryTake(cost, now, out remaining, out resetAt))
+            window.Add(lease, rule.Limit);
+            if (window.TryTake(cost, now, rule.Limit, out remaining, out resetAt))
             {
                 return (true, remaining, resetAt);
             }
 
+            window.MarkExhausted(rule.Limit, lease.Remaining);
             return (false, lease.Remaining, lease.ResetAt);
         }
         finally
@@ -124,6 +131,8 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
     /// <summary>Every minute: forget windows that ended here, and delete the rows of windows that ended a minute ago.</summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        cache.KeyChanged += ForgetKey;
+        cache.UserChanged += ForgetUser;
         using var timer = new PeriodicTimer(KeepEndedWindows, clock);
         try
         {
@@ -152,6 +161,30 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+        finally
+        {
+            cache.KeyChanged -= ForgetKey;
+            cache.UserChanged -= ForgetUser;
+        }
+    }
+
+    private void ForgetKey(long keyId) => Forget(LimitOwner.Key(keyId));
+
+    private void ForgetUser(long userId) => Forget(LimitOwner.User(userId));
+
+    /// <summary>
+    /// A key or user changed (its notification): what this instance holds of its windows is dropped, so a lowered limit
+    /// binds at once (the units stay counted in the database's window: never over-granted).
+    /// </summary>
+    private void Forget(LimitOwner owner)
+    {
+        foreach (var entry in _windows)
+        {
+            if (entry.Key.Owner == owner)
+            {
+                _windows.TryRemove(entry);
+            }
+        }
     }
 
     /// <summary>This instance's share of one window of one rate limit of one key.</summary>
@@ -162,18 +195,24 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
         private long _balance;
         private long _databaseRemaining;
 
+        /// <summary>The limit the balance was leased under: a lower one drops it.</summary>
+        private long _leasedUnder = long.MaxValue;
+
+        /// <summary>The limit under which the database had too few units left in this window (0: not exhausted).</summary>
+        private long _exhaustedUnder;
+
         public SemaphoreSlim Gate { get; } = new(1, 1);
 
-        public bool TryTake(long cost, long nowTicks, out long remaining, out DateTime resetAt)
+        public bool TryTake(long cost, long nowTicks, long limit, out long remaining, out DateTime resetAt)
         {
             lock (_lock)
             {
                 resetAt = new DateTime(_resetTicks, DateTimeKind.Utc);
-                if (nowTicks >= _resetTicks)
+                if (nowTicks >= _resetTicks || limit < _leasedUnder)
                 {
-                    // Ended (or never leased): what was held is lost with it.
+                    // Ended (or never leased), or the limit was lowered since: what was held is lost with it.
                     _balance = 0;
-                    remaining = 0;
+                    remaining = nowTicks >= _resetTicks ? 0 : _databaseRemaining;
                     return false;
                 }
 
@@ -197,17 +236,39 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider cl
             }
         }
 
-        public void Add(RateLimitLease lease)
+        public void Add(RateLimitLease lease, long limit)
         {
             lock (_lock)
             {
-                if (lease.ResetAt.Ticks != _resetTicks)
+                if (lease.ResetAt.Ticks != _resetTicks || limit < _leasedUnder)
                 {
-                    (_resetTicks, _balance) = (lease.ResetAt.Ticks, 0);
+                    (_resetTicks, _balance, _exhaustedUnder) = (lease.ResetAt.Ticks, 0, 0);
                 }
 
+                _leasedUnder = limit;
                 _balance += lease.Granted;
                 _databaseRemaining = lease.Remaining;
+            }
+        }
+
+        /// <summary>The database had fewer units than needed left in this window, under <paramref name="limit"/>.</summary>
+        public void MarkExhausted(long limit, long databaseRemaining)
+        {
+            lock (_lock)
+            {
+                (_exhaustedUnder, _databaseRemaining) = (limit, databaseRemaining);
+            }
+        }
+
+        /// <summary>
+        /// Whether this window was found exhausted under a limit no lower than <paramref name="limit"/> and the database's
+        /// count left too few for <paramref name="cost"/>: no units come back into a window, so until it ends the answer stays no.
+        /// </summary>
+        public bool IsExhausted(long nowTicks, long limit, long cost)
+        {
+            lock (_lock)
+            {
+                return nowTicks < _resetTicks && _exhaustedUnder > 0 && limit <= _exhaustedUnder && _databaseRemaining + _balance < cost;
             }
         }
 

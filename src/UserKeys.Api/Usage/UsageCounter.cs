@@ -57,6 +57,17 @@ internal sealed partial class UsageCounter(UnitOfWorkRunner database, TimeProvid
     /// </summary>
     public override async Task FlushAsync(CancellationToken cancellationToken)
     {
+        // Batches whose write failed go first, as they were: with their operation id, a write that did land is not counted twice.
+        while (_unsent.TryPeek(out var unsent))
+        {
+            if (!await SendAsync(unsent, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            _unsent.Dequeue();
+        }
+
         var currentHour = Clock.GetUtcNow().UtcTicks / TimeSpan.TicksPerHour;
         var batch = new PendingBatch(BatchSize);
         foreach (var ((keyId, hour), counts) in _counts)
@@ -87,20 +98,48 @@ internal sealed partial class UsageCounter(UnitOfWorkRunner database, TimeProvid
         var batch = pending.ToBatch();
         try
         {
+            if (await SendAsync(batch, cancellationToken).ConfigureAwait(false))
+            {
+                return true;
+            }
+
+            // Written or not (a connection lost at the commit cannot tell): sent again as it is, first thing next time.
+            if (_unsent.Count < MaxUnsentBatches)
+            {
+                _unsent.Enqueue(batch);
+            }
+            else
+            {
+                // Too many waiting (the database has been down for an hour): the counts merge back, at the risk of counting
+                // one failed batch twice.
+                pending.GiveBack(batch);
+            }
+
+            return false;
+        }
+        finally
+        {
+            pending.Clear();
+        }
+    }
+
+    /// <summary>Batches kept to be sent again as they were: an hour of flushes.</summary>
+    private const int MaxUnsentBatches = 720;
+
+    private readonly Queue<UsageBatch> _unsent = new();
+
+    private async Task<bool> SendAsync(UsageBatch batch, CancellationToken cancellationToken)
+    {
+        try
+        {
             await database.RunAsync(UnitOfWorkMode.SingleStatement, unit => unit.Usage.FlushAsync(batch, cancellationToken), cancellationToken)
                 .ConfigureAwait(false);
             return true;
         }
         catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // Nothing was written (one statement): the counts go back for the next flush.
-            pending.GiveBack(batch);
             LogFlushFailed(logger, batch.KeyIds.Length, error.GetType().Name);
             return false;
-        }
-        finally
-        {
-            pending.Clear();
         }
     }
 
@@ -203,7 +242,7 @@ internal sealed partial class UsageCounter(UnitOfWorkRunner database, TimeProvid
         return total;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Usage counts of {Buckets} key-hours could not be written ({ErrorType}); they wait for the next flush")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Usage counts of {Buckets} key-hours could not be written ({ErrorType}); they are sent again at the next flush")]
     private static partial void LogFlushFailed(ILogger logger, int buckets, string errorType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Usage retention purge failed ({ErrorType}); it runs again within the hour")]

@@ -21,6 +21,9 @@ public sealed record AuditEventRow
 
     public string? RequestId { get; init; }
 
+    /// <summary>The caller's trace id (W3C), when tracing was on; beside <see cref="RequestId"/>, never instead (migration 0020).</summary>
+    public string? TraceId { get; init; }
+
     public required string Changes { get; init; }
 }
 
@@ -28,7 +31,7 @@ public sealed record AuditEventRow
 /// Who acts in a read-write unit of work, as the audit triggers record it: the calling user and key and the
 /// request's id (each null when unknown: a command, a background job).
 /// </summary>
-public sealed record AuditActor(long? UserId, long? KeyId, string? RequestId)
+public sealed record AuditActor(long? UserId, long? KeyId, string? RequestId, string? TraceId = null)
 {
     /// <summary>A command line run (no user, no key): <c>cli:&lt;command&gt;</c> stands in for the request id.</summary>
     public static AuditActor Command(string name) => new(null, null, "cli:" + name);

@@ -20,6 +20,7 @@ public sealed class AuditRepository(IDbConnection connection, IDbTransaction? tr
                 user_id = actor.UserId?.ToString(CultureInfo.InvariantCulture) ?? "",
                 key_id = actor.KeyId?.ToString(CultureInfo.InvariantCulture) ?? "",
                 request_id = actor.RequestId ?? "",
+                trace_id = actor.TraceId ?? "",
             },
             cancellationToken));
     }

@@ -133,9 +133,16 @@ public sealed class ApiKeyRepository(IDbConnection connection, IDbTransaction? t
     public Task<CreditLease?> LeaseCreditsAsync(long id, long need, long want, CancellationToken cancellationToken) =>
         Connection.QuerySingleOrDefaultAsync<CreditLease?>(Command(SqlCatalog.Credits.Lease, new { id, need, want }, cancellationToken));
 
-    /// <summary>Returns leased, unused units, unless the key's credits were set outright since (another epoch): 0 rows then.</summary>
-    public Task<int> GiveBackCreditsAsync(long id, long units, int epoch, CancellationToken cancellationToken) =>
-        Connection.ExecuteAsync(Command(SqlCatalog.Credits.GiveBack, new { id, units, epoch }, cancellationToken));
+    /// <summary>
+    /// Returns leased, unused units, unless the key's credits were set outright since (another epoch), or
+    /// <paramref name="operationId"/> was applied already (a retry): 0 rows then.
+    /// </summary>
+    public Task<int> GiveBackCreditsAsync(long id, long units, int epoch, Guid operationId, CancellationToken cancellationToken) =>
+        Connection.ExecuteAsync(Command(SqlCatalog.Credits.GiveBack, new { id, units, epoch, operation_id = operationId }, cancellationToken));
+
+    /// <summary>What a budget's key has left to lease (a due refill counted), read without a lock; null when it has no limit or is gone.</summary>
+    public Task<long?> AvailableCreditsAsync(long id, CancellationToken cancellationToken) =>
+        Connection.QuerySingleOrDefaultAsync<long?>(Command(SqlCatalog.Credits.Available, new { id }, cancellationToken));
 
     /// <summary>
     /// Leases units of one rate limit's current window (the database's clock decides which window); null when

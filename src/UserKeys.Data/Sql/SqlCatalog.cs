@@ -53,6 +53,8 @@ public static class SqlCatalog
         public static readonly SqlStatement GiveBack = Load("credits/give_back");
         public static readonly SqlStatement LeaseUser = Load("credits/lease_user");
         public static readonly SqlStatement GiveBackUser = Load("credits/give_back_user");
+        public static readonly SqlStatement Available = Load("credits/available");
+        public static readonly SqlStatement AvailableUser = Load("credits/available_user");
     }
 
     public static class RateLimits
@@ -89,6 +91,7 @@ public static class SqlCatalog
     {
         public static readonly SqlStatement Heartbeat = Load("auth/heartbeat");
         public static readonly SqlStatement Listen = Load("auth/listen");
+        public static readonly SqlStatement Identity = Load("auth/identity");
     }
 
     public static class Secrets

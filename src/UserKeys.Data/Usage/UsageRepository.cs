@@ -28,7 +28,11 @@ public sealed record UsageBucketRow
 /// Counts to add, as parallel arrays (one element per key and hour): <see cref="Outcomes"/>[outcome][i] for
 /// <see cref="KeyIds"/>[i] in <see cref="Hours"/>[i]. The outcomes in the order of <see cref="UsageRepository.OutcomeNames"/>.
 /// </summary>
-public sealed record UsageBatch(long[] KeyIds, DateTime[] Hours, long[][] Outcomes);
+public sealed record UsageBatch(long[] KeyIds, DateTime[] Hours, long[][] Outcomes)
+{
+    /// <summary>Names this batch's write: sent again after a failure, it is counted once (<c>applied_operations</c>).</summary>
+    public Guid OperationId { get; } = Guid.CreateVersion7();
+}
 
 /// <summary>The key_usage table (migration 0013): hourly counts per key and outcome.</summary>
 public sealed class UsageRepository(IDbConnection connection, IDbTransaction? transaction) : Repository(connection, transaction)
@@ -46,7 +50,7 @@ public sealed class UsageRepository(IDbConnection connection, IDbTransaction? tr
             new
             {
                 key_ids = batch.KeyIds, hours = batch.Hours, valid = o[0], revoked = o[1], expired = o[2], disabled = o[3],
-                insufficient_permissions = o[4], rate_limited = o[5], usage_exceeded = o[6],
+                insufficient_permissions = o[4], rate_limited = o[5], usage_exceeded = o[6], operation_id = batch.OperationId,
             },
             cancellationToken));
     }

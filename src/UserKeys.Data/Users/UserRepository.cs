@@ -115,9 +115,13 @@ public sealed class UserRepository(IDbConnection connection, IDbTransaction? tra
     public Task<Keys.CreditLease?> LeaseCreditsAsync(long id, long need, long want, CancellationToken cancellationToken) =>
         Connection.QuerySingleOrDefaultAsync<Keys.CreditLease?>(Command(SqlCatalog.Credits.LeaseUser, new { id, need, want }, cancellationToken));
 
-    /// <summary>Returns leased, unused units of a user's credits, unless they were set outright since (another epoch): 0 rows then.</summary>
-    public Task<int> GiveBackCreditsAsync(long id, long units, int epoch, CancellationToken cancellationToken) =>
-        Connection.ExecuteAsync(Command(SqlCatalog.Credits.GiveBackUser, new { id, units, epoch }, cancellationToken));
+    /// <summary>Returns leased, unused units of a user's credits, like <see cref="Keys.ApiKeyRepository.GiveBackCreditsAsync"/>.</summary>
+    public Task<int> GiveBackCreditsAsync(long id, long units, int epoch, Guid operationId, CancellationToken cancellationToken) =>
+        Connection.ExecuteAsync(Command(SqlCatalog.Credits.GiveBackUser, new { id, units, epoch, operation_id = operationId }, cancellationToken));
+
+    /// <summary>What a user has left of its own credits (a due refill counted), read without a lock; null when unlimited or gone.</summary>
+    public Task<long?> AvailableCreditsAsync(long id, CancellationToken cancellationToken) =>
+        Connection.QuerySingleOrDefaultAsync<long?>(Command(SqlCatalog.Credits.AvailableUser, new { id }, cancellationToken));
 
     /// <summary>Leases units of one of a user's rate limits in its current window (the database's clock decides which); null when the user is gone.</summary>
     public Task<Keys.RateLimitLease?> LeaseRateLimitAsync(long userId, Keys.RateLimitRule rule, long need, long want, CancellationToken cancellationToken)
