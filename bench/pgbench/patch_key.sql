@@ -7,6 +7,7 @@ BEGIN;
   @user_id = '1'
   @key_id = '1'
   @request_id = 'pgbench'
+  @trace_id = ''
 {{keys/update}}
   @user_id = ({{MIN_ID}} + :o)::bigint
   @id = ({{MIN_KEY_ID}} + 2 * :o + 1)::bigint

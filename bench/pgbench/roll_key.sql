@@ -9,6 +9,7 @@ BEGIN;
   @user_id = '1'
   @key_id = '1'
   @request_id = 'pgbench'
+  @trace_id = ''
 {{users/lock_for_new_key}}
   @id = ({{MIN_ID}} + :o)::bigint
 {{keys/roll}}

@@ -58,6 +58,50 @@ internal static class JsonResults
         return response.BodyWriter.FlushAsync(context.RequestAborted).AsTask();
     }
 
+    /// <summary>
+    /// <paramref name="rendered"/>'s first <paramref name="keep"/> bytes, then what <paramref name="tail"/> writes (the
+    /// rest of the object, with its closing brace): an answer most of which was rendered before.
+    /// </summary>
+    internal static Task WriteAsync(HttpContext context, int status, byte[] rendered, int keep, Action<IBufferWriter<byte>, Utf8JsonWriter> tail)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        response.ContentType = "application/json; charset=utf-8";
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        try
+        {
+            buffer.Write(rendered.AsSpan(0, keep));
+            writer.Reset(buffer);
+            tail(buffer, writer);
+            response.ContentLength = buffer.WrittenCount;
+            response.BodyWriter.Write(buffer.WrittenSpan);
+        }
+        finally
+        {
+            if (buffer.Capacity > KeepBufferUpTo)
+            {
+                t_buffer = null;
+                t_writer = null;
+            }
+            else
+            {
+                buffer.ResetWrittenCount();
+            }
+        }
+
+        return response.BodyWriter.FlushAsync(context.RequestAborted).AsTask();
+    }
+
+    /// <summary><paramref name="value"/> through <paramref name="writer"/>, as the answers write it (source-generated).</summary>
+    internal static void Serialize<T>(Utf8JsonWriter writer, T value)
+    {
+        JsonSerializer.Serialize(writer, value, TypeInfo<T>.Value);
+#pragma warning disable CA1849 // The writer's target is an in-memory buffer: nothing blocks.
+        writer.Flush();
+#pragma warning restore CA1849
+    }
+
     internal static Task WriteAsync<T>(HttpContext context, int status, T value)
     {
         var response = context.Response;
@@ -104,17 +148,26 @@ internal sealed class JsonOk<T> : IResult, IStatusCodeHttpResult, IEndpointMetad
 {
     private readonly T? _value;
     private readonly byte[]? _rendered;
+    private readonly int _keep;
+    private readonly Action<System.Buffers.IBufferWriter<byte>, System.Text.Json.Utf8JsonWriter>? _tail;
 
     public JsonOk(T value) => _value = value;
 
     /// <summary>An answer whose body was rendered from a <typeparamref name="T"/> already.</summary>
     public JsonOk(byte[] rendered) => _rendered = rendered;
 
+    /// <summary>An answer rendered before up to <paramref name="keep"/> bytes, the rest written by <paramref name="tail"/>.</summary>
+    public JsonOk(byte[] rendered, int keep, Action<System.Buffers.IBufferWriter<byte>, System.Text.Json.Utf8JsonWriter> tail) =>
+        (_rendered, _keep, _tail) = (rendered, keep, tail);
+
     public int? StatusCode => StatusCodes.Status200OK;
 
-    public Task ExecuteAsync(HttpContext httpContext) => _rendered is null
-        ? JsonResults.WriteAsync(httpContext, StatusCodes.Status200OK, _value)
-        : JsonResults.WriteAsync(httpContext, StatusCodes.Status200OK, _rendered);
+    public Task ExecuteAsync(HttpContext httpContext) => (_rendered, _tail) switch
+    {
+        (null, _) => JsonResults.WriteAsync(httpContext, StatusCodes.Status200OK, _value),
+        (_, null) => JsonResults.WriteAsync(httpContext, StatusCodes.Status200OK, _rendered),
+        _ => JsonResults.WriteAsync(httpContext, StatusCodes.Status200OK, _rendered, _keep, _tail),
+    };
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
         builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(T), ["application/json"]));
