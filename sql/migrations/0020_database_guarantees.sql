@@ -23,7 +23,8 @@ ALTER TABLE users ADD COLUMN leased bigint NOT NULL DEFAULT 0;
 ALTER TABLE api_keys ADD CONSTRAINT api_keys_credits_left_check CHECK (remaining - leased BETWEEN 0 AND 9007199254740992) NOT VALID;
 ALTER TABLE users ADD CONSTRAINT users_credits_left_check CHECK (remaining - leased BETWEEN 0 AND 9007199254740992) NOT VALID;
 
--- A statement that sets remaining without saying what was leased of it (a DBA's UPDATE) starts a new budget.
+-- A statement that sets remaining without starting a new credit epoch itself (a DBA's UPDATE) starts a new budget:
+-- nothing of it leased, and give-backs of the old epoch dropped.
 CREATE FUNCTION userkeys_budget_set() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
@@ -34,10 +35,10 @@ END
 $$;
 
 CREATE TRIGGER api_keys_budget_set BEFORE UPDATE OF remaining ON api_keys FOR EACH ROW
-    WHEN (OLD.remaining IS DISTINCT FROM NEW.remaining AND OLD.leased = NEW.leased AND OLD.credit_epoch = NEW.credit_epoch)
+    WHEN (OLD.remaining IS DISTINCT FROM NEW.remaining AND OLD.credit_epoch = NEW.credit_epoch)
     EXECUTE FUNCTION userkeys_budget_set();
 CREATE TRIGGER users_budget_set BEFORE UPDATE OF remaining ON users FOR EACH ROW
-    WHEN (OLD.remaining IS DISTINCT FROM NEW.remaining AND OLD.leased = NEW.leased AND OLD.credit_epoch = NEW.credit_epoch)
+    WHEN (OLD.remaining IS DISTINCT FROM NEW.remaining AND OLD.credit_epoch = NEW.credit_epoch)
     EXECUTE FUNCTION userkeys_budget_set();
 
 CREATE OR REPLACE VIEW api_keys_shown AS
@@ -246,8 +247,14 @@ BEGIN
         RAISE EXCEPTION 'role % owns the schema: the service must run as a role of its own', service_role
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = service_role AND r.rolsuper) THEN
-        RAISE EXCEPTION 'role % is a superuser: the service must run as a role of its own', service_role
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = service_role AND (r.rolsuper OR r.rolcreaterole)) THEN
+        RAISE EXCEPTION 'role % is a superuser or may create roles: the service must run as a role of its own', service_role
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = service_role)
+       AND (pg_catalog.pg_has_role(service_role, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = 'public.api_keys'::regclass), 'MEMBER')
+            OR service_role = (SELECT d.datdba::regrole::name FROM pg_catalog.pg_database d WHERE d.datname = current_database())) THEN
+        RAISE EXCEPTION 'role % is a member of the schema''s owner or owns the database: the service must run as a role of its own', service_role
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 

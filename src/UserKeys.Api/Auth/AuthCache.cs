@@ -357,7 +357,8 @@ internal sealed class AuthCache : IDisposable
 
         if (Interlocked.Exchange(ref _clearPending, 1) == 0)
         {
-            var wait = TimeSpan.FromTicks(Math.Max(0, last + MinClearInterval.Ticks - now));
+            // Never longer than the interval, whatever the clock did meanwhile.
+            var wait = TimeSpan.FromTicks(Math.Clamp(last + MinClearInterval.Ticks - now, 0, MinClearInterval.Ticks));
             _ = Task.Delay(wait, _clock).ContinueWith(static (_, state) => ((AuthCache)state!).ClearPending(), this, TaskScheduler.Default);
         }
     }

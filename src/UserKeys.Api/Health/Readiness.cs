@@ -31,7 +31,8 @@ internal sealed class Readiness(NpgsqlDataSource dataSource, IOptions<ServiceOpt
         var now = clock.GetUtcNow().UtcTicks;
         lock (_lock)
         {
-            if (_last is null || now - _startedTicks >= MaxAge.Ticks)
+            // A check still running is shared, however old: checks never overlap.
+            if (_last is null || (now - _startedTicks >= MaxAge.Ticks && _last.IsCompleted))
             {
                 _startedTicks = now;
                 _last = RunAsync();

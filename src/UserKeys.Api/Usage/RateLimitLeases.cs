@@ -20,7 +20,7 @@ internal sealed record RateLimitOutcome(bool Granted, IReadOnlyList<RateLimitSta
 /// when a window ends (lost with it) stays a few percent of the limit: a window under more demand than its limit grants
 /// at least 90% of it. A verification refused by one limit (or by its credits) gives back what it took from the others.
 /// </summary>
-internal sealed class RateLimitLeases(UnitOfWorkRunner database, Auth.AuthCache cache, TimeProvider clock) : BackgroundService
+internal sealed class RateLimitLeases(UnitOfWorkRunner database, TimeProvider clock) : BackgroundService
 {
     /// <summary>Rows of windows that ended longer ago than this are deleted.</summary>
     public static readonly TimeSpan KeepEndedWindows = TimeSpan.FromMinutes(1);
@@ -131,8 +131,6 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, Auth.AuthCache 
     /// <summary>Every minute: forget windows that ended here, and delete the rows of windows that ended a minute ago.</summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        cache.KeyChanged += ForgetKey;
-        cache.UserChanged += ForgetUser;
         using var timer = new PeriodicTimer(KeepEndedWindows, clock);
         try
         {
@@ -160,30 +158,6 @@ internal sealed class RateLimitLeases(UnitOfWorkRunner database, Auth.AuthCache 
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-        }
-        finally
-        {
-            cache.KeyChanged -= ForgetKey;
-            cache.UserChanged -= ForgetUser;
-        }
-    }
-
-    private void ForgetKey(long keyId) => Forget(LimitOwner.Key(keyId));
-
-    private void ForgetUser(long userId) => Forget(LimitOwner.User(userId));
-
-    /// <summary>
-    /// A key or user changed (its notification): what this instance holds of its windows is dropped, so a lowered limit
-    /// binds at once (the units stay counted in the database's window: never over-granted).
-    /// </summary>
-    private void Forget(LimitOwner owner)
-    {
-        foreach (var entry in _windows)
-        {
-            if (entry.Key.Owner == owner)
-            {
-                _windows.TryRemove(entry);
-            }
         }
     }
 
