@@ -16,7 +16,7 @@ public sealed record KeyResponse(
     internal static KeyResponse From(ApiKeyRow row) =>
         new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt,
             row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId,
-            row.Remaining, Refill.From(row), row.RefilledAt, row.RateLimits.Rules, row.IsDerived ? row.BudgetKeyId : row.Id);
+            row.Remaining, Refill.From(row), row.RefilledAt, row.RateLimits.Rules, row.BudgetId);
 }
 
 /// <summary>A key as its creation (or its roll) returns it, the only time the token is ever shown.</summary>
@@ -28,7 +28,7 @@ public sealed record CreatedKeyResponse(
     internal static CreatedKeyResponse From(ApiKeyRow row, string token) =>
         new(row.Id, row.UserId, row.Name, row.Prefix, row.CreatedAt, row.ExpiresAt, row.RevokedAt, row.LastUsedAt,
             row.Enabled, row.Scopes, row.Permissions, RawJson.From(row.Meta), row.RolledFromId,
-            row.Remaining, Refill.From(row), row.RefilledAt, row.RateLimits.Rules, row.IsDerived ? row.BudgetKeyId : row.Id, token);
+            row.Remaining, Refill.From(row), row.RefilledAt, row.RateLimits.Rules, row.BudgetId, token);
 }
 
 /// <summary>

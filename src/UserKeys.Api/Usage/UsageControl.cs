@@ -18,7 +18,7 @@ internal sealed class UsageControl(CreditLeases credits, RateLimitLeases rateLim
 {
     public async ValueTask<UsageDecision> TakeAsync(ApiKeyWithUserRow key, long cost, CancellationToken cancellationToken)
     {
-        var keyOwner = LimitOwner.Key(key.IsDerived ? key.BudgetKeyId : key.Id);
+        var keyOwner = LimitOwner.Key(key.BudgetId);
         var userOwner = LimitOwner.User(key.UserId);
 
         var keyLimits = await rateLimits.TakeAsync(keyOwner, key.RateLimits, cost, cancellationToken).ConfigureAwait(false);

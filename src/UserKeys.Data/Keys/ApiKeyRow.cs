@@ -56,6 +56,9 @@ public record ApiKeyRow
 
     /// <summary>Whether the key draws on another key's usage limits.</summary>
     public bool IsDerived => BudgetKeyId != 0 && BudgetKeyId != Id;
+
+    /// <summary>The key whose usage limits this one draws on: <see cref="BudgetKeyId"/>, or its own id.</summary>
+    public long BudgetId => IsDerived ? BudgetKeyId : Id;
 }
 
 /// <summary>A key with its user, as <c>keys/get_with_user_by_token_hash</c> returns them in one row.</summary>
@@ -68,9 +71,6 @@ public sealed record ApiKeyWithUserRow : ApiKeyRow
     public required string UserRole { get; init; }
 
     public DateTime UserCreatedAt { get; init; }
-
-    /// <summary>True when an admin disabled the key: only an admin enables it again (migration 0016).</summary>
-    public bool DisabledByAdmin { get; init; }
 
     /// <summary>The user's own credits (null: unlimited), taken beside the key's by every verification (migration 0016).</summary>
     public long? UserRemaining { get; init; }
